@@ -1,0 +1,80 @@
+#include "oddjobs/job.h"
+
+#include <QJsonObject>
+
+using namespace Qt::StringLiterals;
+
+namespace OddJobs {
+
+QString statusToString(JobStatus status)
+{
+    switch (status) {
+    case JobStatus::Queued:
+        return u"queued"_s;
+    case JobStatus::Locked:
+        return u"locked"_s;
+    case JobStatus::Retry:
+        return u"retry"_s;
+    case JobStatus::Success:
+        return u"success"_s;
+    case JobStatus::Failed:
+        return u"failed"_s;
+    case JobStatus::Cancelled:
+        return u"cancelled"_s;
+    }
+    return {};
+}
+
+std::optional<JobStatus> statusFromString(QStringView text)
+{
+    for (JobStatus s : allStatuses()) {
+        if (text == statusToString(s))
+            return s;
+    }
+    return std::nullopt;
+}
+
+QList<JobStatus> allStatuses()
+{
+    return { JobStatus::Queued,  JobStatus::Locked, JobStatus::Retry,
+             JobStatus::Success, JobStatus::Failed, JobStatus::Cancelled };
+}
+
+bool isFinished(JobStatus status)
+{
+    return status == JobStatus::Success || status == JobStatus::Failed
+        || status == JobStatus::Cancelled;
+}
+
+QString jobTypeOf(const QJsonValue &payload)
+{
+    const QJsonValue tag = payload.toObject().value(u"tag"_s);
+    if (tag.isString())
+        return tag.toString();
+    return UnknownJobType.toString();
+}
+
+NewJob NewJob::tagged(const QString &type, const QJsonValue &contents)
+{
+    NewJob job;
+    QJsonObject payload { { u"tag"_s, type } };
+    if (!contents.isUndefined() && !contents.isNull())
+        payload.insert(u"contents"_s, contents);
+    job.payload = payload;
+    return job;
+}
+
+JobFilter JobFilter::byIds(const QList<qint64> &ids)
+{
+    JobFilter filter;
+    filter.ids = ids;
+    return filter;
+}
+
+bool JobFilter::isEmpty() const
+{
+    return !ids && statuses.isEmpty() && types.isEmpty() && queues.isEmpty() && workers.isEmpty()
+        && !from.isValid() && !to.isValid() && search.isEmpty();
+}
+
+} // namespace OddJobs

@@ -1,0 +1,1257 @@
+#include "oddjobs/jobstore.h"
+
+#include "oddjobs/logging.h"
+#include "oddjobs/schema_p.h"
+#include "oddjobs/sqlbackend_p.h"
+
+#include <QAtomicInteger>
+#include <QJsonArray>
+#include <QJsonDocument>
+#include <QJsonObject>
+#include <QSqlDriver>
+#include <QSqlField>
+#include <QSqlRecord>
+#include <QThread>
+
+#include <algorithm>
+#include <cmath>
+
+using namespace Qt::StringLiterals;
+
+namespace OddJobs {
+
+using namespace Internal;
+
+namespace {
+
+// Column order of every job SELECT/RETURNING; rowToJob reads by these positions.
+enum Column {
+    ColId,
+    ColCreatedAt,
+    ColUpdatedAt,
+    ColRunAt,
+    ColStatus,
+    ColPayload,
+    ColLastError,
+    ColAttempts,
+    ColLockedAt,
+    ColLockedBy,
+    ColQueue,
+    ColPriority,
+    ColMaxAttempts,
+    ColTimeout,
+    ColResult,
+    ColStartedAt,
+    ColFinishedAt,
+    ColJobType,
+};
+
+QString columns(bool pg, const QString &alias = {})
+{
+    const QString a = alias.isEmpty() ? QString() : alias + u'.';
+    auto ts = [&](const char *name) {
+        const QString col = a + QLatin1String(name);
+        return pg ? u"(EXTRACT(EPOCH FROM %1) * 1000000)::int8"_s.arg(col) : col;
+    };
+    auto json = [&](const char *name) {
+        const QString col = a + QLatin1String(name);
+        return pg ? col + u"::text"_s : col;
+    };
+    return QStringList { a + u"id"_s,
+                         ts("created_at"),
+                         ts("updated_at"),
+                         ts("run_at"),
+                         a + u"status"_s,
+                         json("payload"),
+                         json("last_error"),
+                         a + u"attempts"_s,
+                         ts("locked_at"),
+                         a + u"locked_by"_s,
+                         a + u"queue"_s,
+                         a + u"priority"_s,
+                         a + u"max_attempts"_s,
+                         a + u"timeout_seconds"_s,
+                         json("result"),
+                         ts("started_at"),
+                         ts("finished_at"),
+                         a + u"job_type"_s }
+        .join(u", "_s);
+}
+
+QDateTime fromMicros(const QVariant &value)
+{
+    if (value.isNull())
+        return {};
+    return QDateTime::fromMSecsSinceEpoch(value.toLongLong() / 1000, Qt::UTC);
+}
+
+qint64 toMicros(const QDateTime &time)
+{
+    return time.toMSecsSinceEpoch() * 1000;
+}
+
+std::optional<int> optionalInt(const QVariant &value)
+{
+    if (value.isNull())
+        return std::nullopt;
+    return value.toInt();
+}
+
+QVariant boundInt(const std::optional<int> &value)
+{
+    return value ? QVariant(*value) : nullOf<int>();
+}
+
+Job rowToJob(const QSqlQuery &q)
+{
+    Job job;
+    job.id = q.value(ColId).toLongLong();
+    job.createdAt = fromMicros(q.value(ColCreatedAt));
+    job.updatedAt = fromMicros(q.value(ColUpdatedAt));
+    job.revision = q.value(ColUpdatedAt).toLongLong();
+    job.runAt = fromMicros(q.value(ColRunAt));
+    job.status = statusFromString(q.value(ColStatus).toString()).value_or(JobStatus::Queued);
+    job.payload = parseJson(q.value(ColPayload).toString());
+    job.lastError = q.value(ColLastError).isNull() ? QJsonValue()
+                                                    : parseJson(q.value(ColLastError).toString());
+    job.attempts = q.value(ColAttempts).toInt();
+    job.lockedAt = fromMicros(q.value(ColLockedAt));
+    job.lockedBy = q.value(ColLockedBy).toString();
+    job.queue = q.value(ColQueue).toString();
+    job.priority = q.value(ColPriority).toInt();
+    job.maxAttempts = optionalInt(q.value(ColMaxAttempts));
+    job.timeoutSeconds = optionalInt(q.value(ColTimeout));
+    job.result = q.value(ColResult).isNull() ? QJsonValue() : parseJson(q.value(ColResult).toString());
+    job.startedAt = fromMicros(q.value(ColStartedAt));
+    job.finishedAt = fromMicros(q.value(ColFinishedAt));
+    return job;
+}
+
+// A timestamp parameter: microseconds since the epoch, turned into the column's type.
+QString timeParam(bool pg)
+{
+    return pg ? u"(TIMESTAMPTZ 'epoch' + CAST(? AS bigint) * INTERVAL '1 microsecond')"_s
+              : u"CAST(? AS INTEGER)"_s;
+}
+
+// `column` is one of a list bound as one parameter.
+QString inList(bool pg, const QString &column, const QString &type = u"text"_s)
+{
+    return pg ? u"%1 = ANY(CAST(? AS %2[]))"_s.arg(column, type)
+              : u"%1 IN (SELECT value FROM json_each(?))"_s.arg(column);
+}
+
+QVariant listParam(bool pg, const QStringList &items)
+{
+    if (pg)
+        return pgArrayLiteral(items);
+    return QString::fromUtf8(QJsonDocument(QJsonArray::fromStringList(items)).toJson(QJsonDocument::Compact));
+}
+
+QVariant listParam(bool pg, const QList<qint64> &items)
+{
+    if (pg)
+        return pgArrayLiteral(items);
+    QJsonArray array;
+    for (qint64 id : items)
+        array.append(id);
+    return QString::fromUtf8(QJsonDocument(array).toJson(QJsonDocument::Compact));
+}
+
+QStringList statusNames(const QList<JobStatus> &statuses)
+{
+    QStringList names;
+    for (JobStatus s : statuses)
+        names << statusToString(s);
+    return names;
+}
+
+QString timeColumn(TimeField field)
+{
+    switch (field) {
+    case TimeField::CreatedAt:
+        return u"created_at"_s;
+    case TimeField::UpdatedAt:
+        return u"updated_at"_s;
+    case TimeField::RunAt:
+        return u"run_at"_s;
+    case TimeField::FinishedAt:
+        return u"finished_at"_s;
+    }
+    return u"created_at"_s;
+}
+
+struct Where
+{
+    QStringList clauses;
+    QVariantList binds;
+    QString sql() const { return clauses.isEmpty() ? u"TRUE"_s : clauses.join(u" AND "_s); }
+};
+
+bool isReasonableTime(const QDateTime &time)
+{
+    return time.isValid() && time.date().year() >= 1 && time.date().year() <= 9999;
+}
+
+Result<Where> buildWhere(bool pg, const JobFilter &f)
+{
+    Where w;
+    if (f.ids) {
+        w.clauses << inList(pg, u"id"_s, u"bigint"_s);
+        w.binds << listParam(pg, *f.ids);
+    }
+    if (!f.statuses.isEmpty()) {
+        w.clauses << inList(pg, u"status"_s);
+        w.binds << listParam(pg, statusNames(f.statuses));
+    }
+    if (!f.types.isEmpty()) {
+        w.clauses << inList(pg, u"job_type"_s);
+        w.binds << listParam(pg, f.types);
+    }
+    if (!f.queues.isEmpty()) {
+        w.clauses << inList(pg, u"queue"_s);
+        w.binds << listParam(pg, f.queues);
+    }
+    if (!f.workers.isEmpty()) {
+        w.clauses << inList(pg, u"locked_by"_s);
+        w.binds << listParam(pg, f.workers);
+    }
+    for (const auto &[bound, op] : { std::pair { &f.from, u">="_s }, std::pair { &f.to, u"<"_s } }) {
+        if (bound->isNull())
+            continue;
+        if (!isReasonableTime(*bound))
+            return makeError(ErrorCode::InvalidArgument,
+                             u"the time range bound is not a valid date between the years 1 and 9999"_s);
+        w.clauses << u"%1 %2 %3"_s.arg(timeColumn(f.timeField), op, timeParam(pg));
+        w.binds << toMicros(*bound);
+    }
+    const QString search = f.search.trimmed();
+    if (!search.isEmpty()) {
+        QString pattern = search;
+        pattern.replace(u'\\', u"\\\\"_s).replace(u'%', u"\\%"_s).replace(u'_', u"\\_"_s);
+        pattern = u'%' + pattern + u'%';
+        const QString like = pg ? u"payload::text ILIKE ? ESCAPE '\\'"_s
+                                : u"payload LIKE ? ESCAPE '\\'"_s;
+        bool isNumber = false;
+        const qint64 id = search.toLongLong(&isNumber);
+        if (isNumber) {
+            w.clauses << u"(id = ? OR %1)"_s.arg(like);
+            w.binds << id << pattern;
+        } else {
+            w.clauses << like;
+            w.binds << pattern;
+        }
+    }
+    return w;
+}
+
+QString sortColumn(SortKey key)
+{
+    switch (key) {
+    case SortKey::Id:
+        return u"id"_s;
+    case SortKey::CreatedAt:
+        return u"created_at"_s;
+    case SortKey::UpdatedAt:
+        return u"updated_at"_s;
+    case SortKey::RunAt:
+        return u"run_at"_s;
+    case SortKey::Status:
+        return u"status"_s;
+    case SortKey::Type:
+        return u"job_type"_s;
+    case SortKey::Priority:
+        return u"priority"_s;
+    }
+    return u"id"_s;
+}
+
+int sortColumnIndex(SortKey key)
+{
+    switch (key) {
+    case SortKey::Id:
+        return ColId;
+    case SortKey::CreatedAt:
+        return ColCreatedAt;
+    case SortKey::UpdatedAt:
+        return ColUpdatedAt;
+    case SortKey::RunAt:
+        return ColRunAt;
+    case SortKey::Status:
+        return ColStatus;
+    case SortKey::Type:
+        return ColJobType;
+    case SortKey::Priority:
+        return ColPriority;
+    }
+    return ColId;
+}
+
+bool isTimeSort(SortKey key)
+{
+    return key == SortKey::CreatedAt || key == SortKey::UpdatedAt || key == SortKey::RunAt;
+}
+
+Error readOnlyError()
+{
+    return makeError(ErrorCode::ReadOnly,
+                     u"the store is open read-only (monitor mode): jobs cannot be changed"_s);
+}
+
+struct EncodedJob
+{
+    QString payload;
+    QVariant runAtMicros;
+    QVariant delaySeconds;
+};
+
+Result<QString> encodePayload(const QJsonValue &value, int maxBytes, const char *what)
+{
+    if (value.isUndefined())
+        return makeError(ErrorCode::InvalidJson, u"the %1 is not a JSON value"_s.arg(QLatin1String(what)));
+    const QByteArray text = jsonText(value);
+    if (text.size() > maxBytes)
+        return makeError(ErrorCode::PayloadTooLarge,
+                         u"the %1 is %2 bytes of JSON, more than the limit of %3 bytes"_s
+                             .arg(QLatin1String(what))
+                             .arg(text.size())
+                             .arg(maxBytes));
+    // PostgreSQL's jsonb cannot hold NUL characters; refuse them on both backends alike.
+    if (text.contains("\\u0000"))
+        return makeError(ErrorCode::InvalidJson,
+                         u"the %1 contains a NUL character (\\u0000), which jsonb cannot store"_s.arg(
+                             QLatin1String(what)));
+    return QString::fromUtf8(text);
+}
+
+Result<EncodedJob> encodeJob(const NewJob &job, int maxPayloadBytes)
+{
+    auto payload = encodePayload(job.payload, maxPayloadBytes, "payload");
+    if (!payload)
+        return payload.error();
+    if (job.queue.trimmed().isEmpty())
+        return makeError(ErrorCode::InvalidArgument, u"the queue name is empty"_s);
+    if (job.queue.size() > 200)
+        return makeError(ErrorCode::InvalidArgument, u"the queue name is longer than 200 characters"_s);
+    if (job.maxAttempts && *job.maxAttempts < 1)
+        return makeError(ErrorCode::InvalidArgument,
+                         u"max attempts must be at least 1 (got %1)"_s.arg(*job.maxAttempts));
+    if (job.timeoutSeconds && *job.timeoutSeconds < 1)
+        return makeError(ErrorCode::InvalidArgument,
+                         u"the timeout must be at least 1 second (got %1)"_s.arg(*job.timeoutSeconds));
+    if (job.runAt && job.delaySeconds)
+        return makeError(ErrorCode::InvalidArgument, u"give a run-at time or a delay, not both"_s);
+    EncodedJob e;
+    e.payload = *payload;
+    e.runAtMicros = nullOf<qlonglong>();
+    e.delaySeconds = nullOf<double>();
+    if (job.runAt) {
+        if (!isReasonableTime(*job.runAt))
+            return makeError(ErrorCode::InvalidArgument,
+                             u"the run-at time is not a valid date between the years 1 and 9999"_s);
+        e.runAtMicros = toMicros(*job.runAt);
+    }
+    if (job.delaySeconds) {
+        if (!std::isfinite(*job.delaySeconds) || std::abs(*job.delaySeconds) > 3153600000.0)
+            return makeError(ErrorCode::InvalidArgument, u"the delay is not a number of seconds "
+                                                         "within 100 years"_s);
+        e.delaySeconds = *job.delaySeconds;
+    }
+    return e;
+}
+
+QString enqueueSql(bool pg, const TableName &table)
+{
+    const QString now = sqlNow(pg ? Backend::PostgreSql : Backend::Sqlite);
+    const QString runAt = pg
+        ? u"COALESCE(%1, now() + make_interval(secs => CAST(? AS float8)), now())"_s.arg(timeParam(true))
+        : u"COALESCE(CAST(? AS INTEGER), %1 + CAST(CAST(? AS REAL) * 1000000 AS INTEGER), %1)"_s.arg(now);
+    return u"INSERT INTO %1 (payload, run_at, queue, priority, max_attempts, timeout_seconds) "
+           "VALUES (%2, %3, ?, ?, ?, ?) RETURNING %4"_s.arg(
+               table.quoted(), pg ? u"CAST(? AS jsonb)"_s : u"json(?)"_s, runAt, columns(pg));
+}
+
+QVariantList enqueueBinds(const EncodedJob &e, const NewJob &job)
+{
+    return { e.payload,          e.runAtMicros, e.delaySeconds, job.queue, job.priority,
+             boundInt(job.maxAttempts), boundInt(job.timeoutSeconds) };
+}
+
+QAtomicInteger<quint64> connectionCounter;
+
+} // namespace
+
+class JobStore::Private
+{
+public:
+    std::unique_ptr<Connection> conn;
+    Qt::HANDLE thread = nullptr;
+
+    bool pg() const { return conn->isPostgres(); }
+};
+
+JobStore::JobStore(ConnectionSettings settings, StoreOptions options)
+    : m_settings(std::move(settings))
+    , m_options(std::move(options))
+    , d(std::make_unique<Private>())
+{
+}
+
+JobStore::~JobStore()
+{
+    Q_ASSERT_X(d->thread == QThread::currentThreadId(), "JobStore",
+               "a JobStore must be destroyed in the thread that opened it");
+    d->conn.reset();
+}
+
+Result<std::unique_ptr<JobStore>> JobStore::open(const ConnectionSettings &settings,
+                                                 const StoreOptions &options)
+{
+    if (settings.backend == Backend::Sqlite && !options.table.schema().isEmpty())
+        return makeError(ErrorCode::InvalidTableName,
+                         u"invalid table name '%1': SQLite tables have no schema part"_s.arg(
+                             options.table.toString()));
+    if (options.maxPayloadBytes < 2)
+        return makeError(ErrorCode::InvalidArgument, u"the payload size limit is too small"_s);
+    std::unique_ptr<JobStore> store(new JobStore(settings, options));
+    store->m_connectionName = u"oddjobs-store-%1"_s.arg(connectionCounter.fetchAndAddRelaxed(1));
+    store->d->thread = QThread::currentThreadId();
+    auto db = openConnection(settings, options, store->m_connectionName);
+    if (!db)
+        return db.error();
+    store->d->conn = std::make_unique<Connection>(settings.backend, *db);
+    return store;
+}
+
+bool JobStore::isOpen() const
+{
+    return d->conn && d->conn->db().isOpen();
+}
+
+Result<void> JobStore::reconnect()
+{
+    d->conn.reset();
+    auto db = openConnection(m_settings, m_options, m_connectionName);
+    if (!db)
+        return db.error();
+    d->conn = std::make_unique<Connection>(m_settings.backend, *db);
+    return {};
+}
+
+QSqlDatabase JobStore::database() const
+{
+    return d->conn->db();
+}
+
+// --- schema ----------------------------------------------------------------------------------
+
+Result<SchemaStatus> JobStore::schemaStatus()
+{
+    return readSchemaStatus(*d->conn, m_options.table);
+}
+
+Result<int> JobStore::migrate()
+{
+    if (m_options.readOnly)
+        return readOnlyError();
+    return Internal::migrate(*d->conn, m_options.table);
+}
+
+Result<void> JobStore::checkSchema()
+{
+    return Internal::checkSchema(*d->conn, m_options.table);
+}
+
+// --- enqueue ---------------------------------------------------------------------------------
+
+Result<Job> JobStore::enqueue(const NewJob &job)
+{
+    if (m_options.readOnly)
+        return readOnlyError();
+    auto e = encodeJob(job, m_options.maxPayloadBytes);
+    if (!e)
+        return e.error();
+    auto q = d->conn->run(enqueueSql(d->pg(), m_options.table), enqueueBinds(*e, job),
+                          u"cannot enqueue the job"_s);
+    if (!q)
+        return q.error();
+    if (!(*q)->next())
+        return makeError(ErrorCode::Database, u"the insert returned no row"_s);
+    Job created = rowToJob(**q);
+    (*q)->finish();
+    return created;
+}
+
+Result<Job> JobStore::enqueueOn(QSqlDatabase &db, const TableName &table, const NewJob &job,
+                                int maxPayloadBytes)
+{
+    const QString driver = db.driverName();
+    if (driver != u"QPSQL" && driver != u"QSQLITE")
+        return makeError(ErrorCode::InvalidArgument,
+                         u"enqueueOn needs a QPSQL or QSQLITE connection, not %1"_s.arg(driver));
+    if (!db.isOpen())
+        return makeError(ErrorCode::ConnectionFailed, u"the connection given to enqueueOn is not open"_s);
+    const bool pg = driver == u"QPSQL";
+    auto e = encodeJob(job, maxPayloadBytes);
+    if (!e)
+        return e.error();
+    QSqlQuery q(db);
+    q.setForwardOnly(true);
+    if (!q.prepare(enqueueSql(pg, table)))
+        return mapSqlError(pg ? Backend::PostgreSql : Backend::Sqlite, q.lastError(),
+                           u"cannot enqueue the job"_s);
+    const QVariantList binds = enqueueBinds(*e, job);
+    for (qsizetype i = 0; i < binds.size(); ++i)
+        q.bindValue(int(i), binds.at(i));
+    if (!q.exec() || !q.next())
+        return mapSqlError(pg ? Backend::PostgreSql : Backend::Sqlite, q.lastError(),
+                           u"cannot enqueue the job"_s);
+    return rowToJob(q);
+}
+
+Result<QList<qint64>> JobStore::enqueueMany(const QList<NewJob> &jobs)
+{
+    if (m_options.readOnly)
+        return readOnlyError();
+    if (jobs.isEmpty())
+        return QList<qint64> {};
+    const bool pg = d->pg();
+    QJsonArray rows;
+    for (qsizetype i = 0; i < jobs.size(); ++i) {
+        auto e = encodeJob(jobs.at(i), m_options.maxPayloadBytes);
+        if (!e) {
+            Error error = e.error();
+            error.message = u"job %1 of %2: "_s.arg(i + 1).arg(jobs.size()) + error.message;
+            return error;
+        }
+        const NewJob &job = jobs.at(i);
+        QJsonObject row { { u"payload"_s, job.payload }, { u"queue"_s, job.queue },
+                          { u"priority"_s, job.priority } };
+        if (!e->runAtMicros.isNull())
+            row.insert(u"run_at_us"_s, QString::number(e->runAtMicros.toLongLong()));
+        if (job.delaySeconds)
+            row.insert(u"delay"_s, *job.delaySeconds);
+        if (job.maxAttempts)
+            row.insert(u"max_attempts"_s, *job.maxAttempts);
+        if (job.timeoutSeconds)
+            row.insert(u"timeout_seconds"_s, *job.timeoutSeconds);
+        rows.append(row);
+    }
+    const QString doc = QString::fromUtf8(QJsonDocument(rows).toJson(QJsonDocument::Compact));
+    QString sql;
+    if (pg) {
+        sql = u"INSERT INTO %1 (payload, run_at, queue, priority, max_attempts, timeout_seconds) "
+              "SELECT x.payload, COALESCE(TIMESTAMPTZ 'epoch' + x.run_at_us * INTERVAL '1 microsecond', "
+              "now() + make_interval(secs => x.delay), now()), x.queue, x.priority, x.max_attempts, "
+              "x.timeout_seconds FROM jsonb_to_recordset(CAST(? AS jsonb)) AS x(payload jsonb, "
+              "run_at_us bigint, delay float8, queue text, priority integer, max_attempts integer, "
+              "timeout_seconds integer) RETURNING id"_s.arg(m_options.table.quoted());
+    } else {
+        const QString now = sqlNow(Backend::Sqlite);
+        sql = u"INSERT INTO %1 (payload, run_at, queue, priority, max_attempts, timeout_seconds) "
+              "SELECT json(value -> '$.payload'), COALESCE(CAST(value ->> '$.run_at_us' AS INTEGER), "
+              "%2 + CAST(CAST(value ->> '$.delay' AS REAL) * 1000000 AS INTEGER), %2), "
+              "value ->> '$.queue', value ->> '$.priority', value ->> '$.max_attempts', "
+              "value ->> '$.timeout_seconds' FROM json_each(?) ORDER BY key RETURNING id"_s.arg(
+                  m_options.table.quoted(), now);
+    }
+    // SQLite: one transaction, so readers see all the jobs or none.
+    Transaction tx(*d->conn);
+    if (!pg) {
+        if (auto r = tx.begin(); !r)
+            return r.error();
+    }
+    auto q = d->conn->run(sql, { doc }, u"cannot enqueue %1 jobs"_s.arg(jobs.size()));
+    if (!q)
+        return q.error();
+    QList<qint64> ids;
+    ids.reserve(jobs.size());
+    while ((*q)->next())
+        ids << (*q)->value(0).toLongLong();
+    (*q)->finish();
+    if (!pg) {
+        if (auto r = tx.commit(); !r)
+            return r.error();
+    }
+    // Identity values are handed out in insertion order, which is input order.
+    std::sort(ids.begin(), ids.end());
+    return ids;
+}
+
+// --- reading ---------------------------------------------------------------------------------
+
+Result<std::optional<Job>> JobStore::find(qint64 id)
+{
+    auto q = d->conn->run(u"SELECT %1 FROM %2 WHERE id = ?"_s.arg(columns(d->pg()), m_options.table.quoted()),
+                          { id }, u"cannot read job %1"_s.arg(id));
+    if (!q)
+        return q.error();
+    std::optional<Job> job;
+    if ((*q)->next())
+        job = rowToJob(**q);
+    (*q)->finish();
+    return job;
+}
+
+Result<JobPage> JobStore::list(const JobFilter &filter, const PageRequest &page)
+{
+    if (page.after && page.before)
+        return makeError(ErrorCode::InvalidArgument, u"a page is either after or before a cursor"_s);
+    if (page.limit < 1 || page.limit > 100000)
+        return makeError(ErrorCode::InvalidArgument, u"the page size must be 1 to 100000"_s);
+    const bool pg = d->pg();
+    auto where = buildWhere(pg, filter);
+    if (!where)
+        return where.error();
+    const QString col = sortColumn(page.sort);
+    const bool backwards = page.before.has_value();
+    const bool ascending = (page.order == Qt::AscendingOrder) != backwards;
+    if (const auto &cursor = page.after ? page.after : page.before) {
+        const QString op = ascending ? u">"_s : u"<"_s;
+        if (page.sort == SortKey::Id) {
+            where->clauses << u"id %1 ?"_s.arg(op);
+            where->binds << cursor->id;
+        } else {
+            const QString keyParam = isTimeSort(page.sort) ? timeParam(pg) : u"?"_s;
+            where->clauses << u"(%1, id) %2 (%3, ?)"_s.arg(col, op, keyParam);
+            where->binds << cursor->key << cursor->id;
+        }
+    }
+    const QString dir = ascending ? u"ASC"_s : u"DESC"_s;
+    const QString orderBy = page.sort == SortKey::Id ? u"id %1"_s.arg(dir)
+                                                     : u"%1 %2, id %2"_s.arg(col, dir);
+    const QString sql = u"SELECT %1 FROM %2 WHERE %3 ORDER BY %4 LIMIT %5"_s.arg(
+        columns(pg), m_options.table.quoted(), where->sql(), orderBy, QString::number(page.limit + 1));
+    auto q = d->conn->run(sql, where->binds, u"cannot list jobs"_s);
+    if (!q)
+        return q.error();
+    JobPage result;
+    QList<PageCursor> cursors;
+    const int keyColumn = sortColumnIndex(page.sort);
+    while ((*q)->next()) {
+        if (result.jobs.size() == page.limit) {
+            result.hasMore = true;
+            break;
+        }
+        Job job = rowToJob(**q);
+        QVariant key;
+        if (page.sort == SortKey::Id)
+            key = job.id;
+        else if (isTimeSort(page.sort))
+            key = (*q)->value(keyColumn).toLongLong(); // same type from both drivers
+        else if (page.sort == SortKey::Priority)
+            key = (*q)->value(keyColumn).toInt();
+        else
+            key = (*q)->value(keyColumn).toString();
+        cursors.append(PageCursor { key, job.id });
+        result.jobs.append(std::move(job));
+    }
+    (*q)->finish();
+    if (backwards) {
+        std::reverse(result.jobs.begin(), result.jobs.end());
+        std::reverse(cursors.begin(), cursors.end());
+    }
+    if (!cursors.isEmpty()) {
+        result.first = cursors.first();
+        result.last = cursors.last();
+    }
+    return result;
+}
+
+Result<qint64> JobStore::count(const JobFilter &filter)
+{
+    auto where = buildWhere(d->pg(), filter);
+    if (!where)
+        return where.error();
+    auto q = d->conn->run(u"SELECT count(*) FROM %1 WHERE %2"_s.arg(m_options.table.quoted(), where->sql()),
+                          where->binds, u"cannot count jobs"_s);
+    if (!q)
+        return q.error();
+    const qint64 n = (*q)->next() ? (*q)->value(0).toLongLong() : 0;
+    (*q)->finish();
+    return n;
+}
+
+Result<qint64> JobStore::estimateCount(const JobFilter &filter)
+{
+    if (!d->pg())
+        return count(filter);
+    // Below this the exact count is cheap enough and beats a guess.
+    constexpr qint64 ExactBelow = 100000;
+    qint64 estimate = -1;
+    if (filter.isEmpty()) {
+        auto q = d->conn->run(u"SELECT reltuples::bigint FROM pg_class WHERE oid = to_regclass(?)"_s,
+                              { m_options.table.quoted() }, u"cannot estimate the job count"_s);
+        if (!q)
+            return q.error();
+        if ((*q)->next())
+            estimate = (*q)->value(0).toLongLong();
+        (*q)->finish();
+    } else {
+        auto where = buildWhere(true, filter);
+        if (!where)
+            return where.error();
+        // EXPLAIN cannot be prepared with parameters; inline them as the driver quotes them.
+        QString sql = u"EXPLAIN (FORMAT JSON) SELECT 1 FROM %1 WHERE %2"_s.arg(m_options.table.quoted(),
+                                                                              where->sql());
+        QString expanded;
+        qsizetype next = 0;
+        bool inQuote = false;
+        for (QChar ch : std::as_const(sql)) {
+            if (ch == u'\'')
+                inQuote = !inQuote;
+            if (ch == u'?' && !inQuote && next < where->binds.size()) {
+                QSqlField field(u"p"_s, where->binds.at(next).metaType());
+                field.setValue(where->binds.at(next++));
+                expanded += d->conn->db().driver()->formatValue(field);
+            } else {
+                expanded += ch;
+            }
+        }
+        QSqlQuery q(d->conn->db());
+        if (!q.exec(expanded))
+            return d->conn->errorFrom(q.lastError(), u"cannot estimate the job count"_s);
+        if (q.next()) {
+            const QJsonDocument plan = QJsonDocument::fromJson(q.value(0).toString().toUtf8());
+            estimate = qint64(plan.array().at(0).toObject().value(u"Plan"_s).toObject()
+                                  .value(u"Plan Rows"_s).toDouble(-1));
+        }
+    }
+    if (estimate < ExactBelow)
+        return count(filter);
+    return estimate;
+}
+
+Result<QList<TypeStatistics>> JobStore::statistics(int windowSeconds)
+{
+    if (windowSeconds < 1)
+        return makeError(ErrorCode::InvalidArgument, u"the statistics window must be at least 1 second"_s);
+    const bool pg = d->pg();
+    QMap<QString, TypeStatistics> byType;
+    auto q = d->conn->run(u"SELECT job_type, status, count(*) FROM %1 GROUP BY job_type, status"_s.arg(
+                              m_options.table.quoted()),
+                          {}, u"cannot compute statistics"_s);
+    if (!q)
+        return q.error();
+    while ((*q)->next()) {
+        const QString type = (*q)->value(0).toString();
+        TypeStatistics &s = byType[type];
+        s.type = type;
+        const qint64 n = (*q)->value(2).toLongLong();
+        switch (statusFromString((*q)->value(1).toString()).value_or(JobStatus::Queued)) {
+        case JobStatus::Queued:
+            s.queued += n;
+            break;
+        case JobStatus::Locked:
+            s.locked += n;
+            break;
+        case JobStatus::Retry:
+            s.retry += n;
+            break;
+        case JobStatus::Success:
+            s.success += n;
+            break;
+        case JobStatus::Failed:
+            s.failed += n;
+            break;
+        case JobStatus::Cancelled:
+            s.cancelled += n;
+            break;
+        }
+    }
+    (*q)->finish();
+
+    QString sql;
+    if (pg) {
+        sql = u"SELECT job_type, count(*) FILTER (WHERE status = 'success'), "
+              "count(*) FILTER (WHERE status = 'failed'), "
+              "percentile_disc(0.5) WITHIN GROUP (ORDER BY EXTRACT(EPOCH FROM finished_at - started_at)), "
+              "percentile_disc(0.95) WITHIN GROUP (ORDER BY EXTRACT(EPOCH FROM finished_at - started_at)) "
+              "FROM %1 WHERE status IN ('success', 'failed') AND started_at IS NOT NULL AND "
+              "finished_at >= now() - make_interval(secs => CAST(? AS float8)) GROUP BY job_type"_s.arg(
+                  m_options.table.quoted());
+    } else {
+        sql = u"WITH d AS (SELECT job_type, status, (finished_at - started_at) / 1000000.0 AS dur "
+              "FROM %1 WHERE status IN ('success', 'failed') AND started_at IS NOT NULL AND "
+              "finished_at >= %2 - CAST(? AS INTEGER) * 1000000), "
+              "r AS (SELECT job_type, status, dur, row_number() OVER (PARTITION BY job_type ORDER BY dur) "
+              "AS rn, count(*) OVER (PARTITION BY job_type) AS n FROM d) "
+              "SELECT job_type, sum(status = 'success'), sum(status = 'failed'), "
+              "max(CASE WHEN rn = (n * 50 + 99) / 100 THEN dur END), "
+              "max(CASE WHEN rn = (n * 95 + 99) / 100 THEN dur END) FROM r GROUP BY job_type"_s.arg(
+                  m_options.table.quoted(), sqlNow(Backend::Sqlite));
+    }
+    q = d->conn->run(sql, { windowSeconds }, u"cannot compute statistics"_s);
+    if (!q)
+        return q.error();
+    while ((*q)->next()) {
+        const QString type = (*q)->value(0).toString();
+        TypeStatistics &s = byType[type];
+        s.type = type;
+        s.succeededInWindow = (*q)->value(1).toLongLong();
+        s.failedInWindow = (*q)->value(2).toLongLong();
+        s.finishedInWindow = s.succeededInWindow + s.failedInWindow;
+        s.successRate = s.finishedInWindow > 0 ? double(s.succeededInWindow) / s.finishedInWindow : 0;
+        s.throughputPerSecond = double(s.succeededInWindow) / windowSeconds;
+        if (!(*q)->value(3).isNull())
+            s.durationP50Seconds = (*q)->value(3).toDouble();
+        if (!(*q)->value(4).isNull())
+            s.durationP95Seconds = (*q)->value(4).toDouble();
+    }
+    (*q)->finish();
+    return byType.values();
+}
+
+Result<QStringList> JobStore::jobTypes()
+{
+    auto q = d->conn->run(u"SELECT DISTINCT job_type FROM %1 ORDER BY 1"_s.arg(m_options.table.quoted()),
+                          {}, u"cannot list job types"_s);
+    if (!q)
+        return q.error();
+    QStringList out;
+    while ((*q)->next())
+        out << (*q)->value(0).toString();
+    (*q)->finish();
+    return out;
+}
+
+Result<QStringList> JobStore::queues()
+{
+    auto q = d->conn->run(u"SELECT DISTINCT queue FROM %1 ORDER BY 1"_s.arg(m_options.table.quoted()),
+                          {}, u"cannot list queues"_s);
+    if (!q)
+        return q.error();
+    QStringList out;
+    while ((*q)->next())
+        out << (*q)->value(0).toString();
+    (*q)->finish();
+    return out;
+}
+
+Result<QDateTime> JobStore::now()
+{
+    const QString sql = d->pg() ? u"SELECT (EXTRACT(EPOCH FROM now()) * 1000000)::int8"_s
+                                : u"SELECT "_s + sqlNow(Backend::Sqlite);
+    auto q = d->conn->run(sql, {}, u"cannot read the database clock"_s);
+    if (!q)
+        return q.error();
+    QDateTime t;
+    if ((*q)->next())
+        t = fromMicros((*q)->value(0));
+    (*q)->finish();
+    return t;
+}
+
+// --- changing jobs ---------------------------------------------------------------------------
+
+Result<Job> JobStore::edit(qint64 id, const NewJob &fields, qint64 expectedRevision)
+{
+    if (m_options.readOnly)
+        return readOnlyError();
+    auto e = encodeJob(fields, m_options.maxPayloadBytes);
+    if (!e)
+        return e.error();
+    const bool pg = d->pg();
+    const QString now = sqlNow(m_settings.backend);
+    const QString runAt = pg
+        ? u"COALESCE(%1, now() + make_interval(secs => CAST(? AS float8)), now())"_s.arg(timeParam(true))
+        : u"COALESCE(CAST(? AS INTEGER), %1 + CAST(CAST(? AS REAL) * 1000000 AS INTEGER), %1)"_s.arg(now);
+    const QString sql = u"UPDATE %1 SET payload = %2, run_at = %3, queue = ?, priority = ?, "
+                        "max_attempts = ?, timeout_seconds = ?, updated_at = %4 WHERE id = ? AND "
+                        "status <> 'locked' AND updated_at = %5 RETURNING %6"_s.arg(
+                            m_options.table.quoted(), pg ? u"CAST(? AS jsonb)"_s : u"json(?)"_s,
+                            runAt, now, timeParam(pg), columns(pg));
+    QVariantList binds = enqueueBinds(*e, fields);
+    binds << id << expectedRevision;
+    auto q = d->conn->run(sql, binds, u"cannot edit job %1"_s.arg(id));
+    if (!q)
+        return q.error();
+    if ((*q)->next()) {
+        Job job = rowToJob(**q);
+        (*q)->finish();
+        return job;
+    }
+    (*q)->finish();
+    auto current = find(id);
+    if (!current)
+        return current.error();
+    if (!*current)
+        return makeError(ErrorCode::NotFound, u"job %1 does not exist (any more)"_s.arg(id));
+    if ((*current)->status == JobStatus::Locked)
+        return makeError(ErrorCode::InvalidState,
+                         u"job %1 is running; cancel it or wait until it finishes to edit it"_s.arg(id));
+    return makeError(ErrorCode::Conflict,
+                     u"job %1 was changed by someone else since it was read; reload it and edit again"_s.arg(id));
+}
+
+Result<int> JobStore::runNow(const JobFilter &filter)
+{
+    if (m_options.readOnly)
+        return readOnlyError();
+    const bool pg = d->pg();
+    auto where = buildWhere(pg, filter);
+    if (!where)
+        return where.error();
+    const QString now = sqlNow(m_settings.backend);
+    const QString sql = u"UPDATE %1 SET status = 'queued', run_at = %2, updated_at = %2, "
+                        "attempts = CASE WHEN status IN ('failed', 'cancelled') THEN 0 ELSE attempts END "
+                        "WHERE (%3) AND (status IN ('failed', 'cancelled', 'retry') OR "
+                        "(status = 'queued' AND run_at > %2))"_s.arg(m_options.table.quoted(), now, where->sql());
+    auto q = d->conn->run(sql, where->binds, u"cannot run jobs now"_s);
+    if (!q)
+        return q.error();
+    const int n = (*q)->numRowsAffected();
+    (*q)->finish();
+    return n;
+}
+
+Result<int> JobStore::cancel(const JobFilter &filter)
+{
+    if (m_options.readOnly)
+        return readOnlyError();
+    const bool pg = d->pg();
+    auto where = buildWhere(pg, filter);
+    if (!where)
+        return where.error();
+    const QString now = sqlNow(m_settings.backend);
+    const QString sql = u"UPDATE %1 SET status = 'cancelled', locked_at = NULL, locked_by = NULL, "
+                        "finished_at = %2, updated_at = %2 WHERE (%3) AND status IN ('queued', 'retry', "
+                        "'locked')"_s.arg(m_options.table.quoted(), now, where->sql());
+    auto q = d->conn->run(sql, where->binds, u"cannot cancel jobs"_s);
+    if (!q)
+        return q.error();
+    const int n = (*q)->numRowsAffected();
+    (*q)->finish();
+    return n;
+}
+
+Result<int> JobStore::remove(const JobFilter &filter)
+{
+    if (m_options.readOnly)
+        return readOnlyError();
+    auto where = buildWhere(d->pg(), filter);
+    if (!where)
+        return where.error();
+    auto q = d->conn->run(u"DELETE FROM %1 WHERE %2"_s.arg(m_options.table.quoted(), where->sql()),
+                          where->binds, u"cannot delete jobs"_s);
+    if (!q)
+        return q.error();
+    const int n = (*q)->numRowsAffected();
+    (*q)->finish();
+    return n;
+}
+
+Result<qint64> JobStore::prune(int retentionSeconds, int batchSize)
+{
+    if (m_options.readOnly)
+        return readOnlyError();
+    if (retentionSeconds <= 0)
+        return qint64(0);
+    if (batchSize < 1)
+        return makeError(ErrorCode::InvalidArgument, u"the prune batch size must be at least 1"_s);
+    const bool pg = d->pg();
+    const QString cutoff = pg ? u"now() - make_interval(secs => CAST(? AS float8))"_s
+                              : sqlNow(Backend::Sqlite) + u" - CAST(? AS INTEGER) * 1000000"_s;
+    const QString sql = u"DELETE FROM %1 WHERE id IN (SELECT id FROM %1 WHERE status IN ('success', "
+                        "'failed', 'cancelled') AND COALESCE(finished_at, updated_at) < %2 LIMIT ?)"_s.arg(
+                            m_options.table.quoted(), cutoff);
+    qint64 total = 0;
+    for (;;) {
+        auto q = d->conn->run(sql, { retentionSeconds, batchSize }, u"cannot prune jobs"_s);
+        if (!q)
+            return q.error();
+        const int n = (*q)->numRowsAffected();
+        (*q)->finish();
+        total += n;
+        if (n < batchSize)
+            break;
+    }
+    if (total > 0)
+        qCInfo(lcStore, "pruned %lld finished jobs older than %d s", total, retentionSeconds);
+    return total;
+}
+
+// --- runner primitives -----------------------------------------------------------------------
+
+Result<QList<Job>> JobStore::claim(const ClaimRequest &request)
+{
+    if (m_options.readOnly)
+        return readOnlyError();
+    if (request.worker.isEmpty())
+        return makeError(ErrorCode::InvalidArgument, u"a claim needs a worker name"_s);
+    if (request.limit < 1 || (!request.anyType && request.types.isEmpty()))
+        return QList<Job> {};
+    const bool pg = d->pg();
+    QStringList conditions { u"status IN ('queued', 'retry')"_s,
+                             u"run_at <= %1"_s.arg(sqlNow(m_settings.backend)) };
+    QVariantList binds;
+    if (!request.anyType) {
+        conditions << inList(pg, u"job_type"_s);
+        binds << listParam(pg, request.types);
+    }
+    if (!request.queues.isEmpty()) {
+        conditions << inList(pg, u"queue"_s);
+        binds << listParam(pg, request.queues);
+    }
+    binds << request.limit << request.worker;
+    const QString T = m_options.table.quoted();
+    QString sql;
+    if (pg) {
+        sql = u"WITH c AS (SELECT id FROM %1 WHERE %2 ORDER BY priority, run_at, id LIMIT ? FOR "
+              "UPDATE SKIP LOCKED) UPDATE %1 AS t SET status = 'locked', locked_at = now(), "
+              "locked_by = ?, started_at = now(), updated_at = now(), attempts = t.attempts + 1 "
+              "FROM c WHERE t.id = c.id RETURNING %3"_s.arg(T, conditions.join(u" AND "_s),
+                                                            columns(true, u"t"_s));
+    } else {
+        const QString now = sqlNow(Backend::Sqlite);
+        sql = u"UPDATE %1 SET status = 'locked', locked_at = %4, locked_by = ?, started_at = %4, "
+              "updated_at = %4, attempts = attempts + 1 WHERE id IN (SELECT id FROM %1 WHERE %2 "
+              "ORDER BY priority, run_at, id LIMIT ?) RETURNING %3"_s.arg(
+                  T, conditions.join(u" AND "_s), columns(false), now);
+        // Here the worker comes first (in SET) and the limit last (in the subquery).
+        QVariantList ordered { request.worker };
+        ordered.append(binds.mid(0, binds.size() - 2));
+        ordered << request.limit;
+        binds = ordered;
+    }
+    Transaction tx(*d->conn);
+    if (!pg) {
+        if (auto r = tx.begin(); !r)
+            return r.error();
+    }
+    auto q = d->conn->run(sql, binds, u"cannot claim jobs"_s);
+    if (!q)
+        return q.error();
+    QList<Job> jobs;
+    while ((*q)->next())
+        jobs << rowToJob(**q);
+    (*q)->finish();
+    if (!pg) {
+        if (auto r = tx.commit(); !r)
+            return r.error();
+    }
+    std::sort(jobs.begin(), jobs.end(), [](const Job &a, const Job &b) {
+        if (a.priority != b.priority)
+            return a.priority < b.priority;
+        if (a.runAt != b.runAt)
+            return a.runAt < b.runAt;
+        return a.id < b.id;
+    });
+    return jobs;
+}
+
+Result<QList<WrittenOutcome>> JobStore::complete(const QString &worker, const QList<JobOutcome> &outcomes,
+                                                 int defaultMaxAttempts)
+{
+    if (m_options.readOnly)
+        return readOnlyError();
+    if (outcomes.isEmpty())
+        return QList<WrittenOutcome> {};
+    if (defaultMaxAttempts < 1)
+        return makeError(ErrorCode::InvalidArgument, u"the default max attempts must be at least 1"_s);
+    QJsonArray rows;
+    bool anyDelete = false;
+    for (const JobOutcome &o : outcomes) {
+        QJsonObject row { { u"id"_s, QString::number(o.id) }, { u"ok"_s, o.success } };
+        if (o.success && !o.result.isNull() && !o.result.isUndefined()) {
+            auto text = encodePayload(o.result, m_options.maxPayloadBytes, "result");
+            if (!text) {
+                // A result we cannot store must not lose the job's success: keep the reason.
+                row.insert(u"result"_s, QJsonObject { { u"unstored"_s, text.error().message } });
+            } else {
+                row.insert(u"result"_s, o.result);
+            }
+        }
+        if (!o.success) {
+            QJsonValue error = o.error;
+            if (error.isNull() || error.isUndefined())
+                error = QJsonObject { { u"message"_s, u"failed"_s } };
+            if (jsonText(error).size() > 64 * 1024)
+                error = QJsonObject { { u"message"_s, QString::fromUtf8(jsonText(error).left(64 * 1024)) },
+                                      { u"truncated"_s, true } };
+            row.insert(u"error"_s, error);
+            row.insert(u"delay"_s, std::max(0.0, o.retryDelaySeconds));
+        }
+        if (o.success && o.deleteOnSuccess) {
+            row.insert(u"del"_s, true);
+            anyDelete = true;
+        }
+        rows.append(row);
+    }
+    const QString doc = QString::fromUtf8(QJsonDocument(rows).toJson(QJsonDocument::Compact));
+    const bool pg = d->pg();
+    const QString T = m_options.table.quoted();
+    QList<WrittenOutcome> written;
+    if (pg) {
+        const QString sql =
+            u"WITH o AS (SELECT * FROM jsonb_to_recordset(CAST(? AS jsonb)) AS x(id bigint, ok boolean, "
+            "result jsonb, error jsonb, delay float8, del boolean)), "
+            "upd AS (UPDATE %1 AS t SET "
+            "status = CASE WHEN o.ok THEN 'success' WHEN t.attempts < COALESCE(t.max_attempts, CAST(? AS integer)) "
+            "THEN 'retry' ELSE 'failed' END, "
+            "run_at = CASE WHEN NOT o.ok AND t.attempts < COALESCE(t.max_attempts, CAST(? AS integer)) "
+            "THEN now() + make_interval(secs => o.delay) ELSE t.run_at END, "
+            "result = CASE WHEN o.ok THEN o.result ELSE t.result END, "
+            "last_error = CASE WHEN o.ok THEN t.last_error ELSE o.error END, "
+            "locked_at = NULL, locked_by = NULL, finished_at = now(), updated_at = now() "
+            "FROM o WHERE t.id = o.id AND t.status = 'locked' AND t.locked_by = ? AND NOT "
+            "COALESCE(o.ok AND o.del, false) RETURNING t.id, t.status, t.attempts, false AS deleted), "
+            "del AS (DELETE FROM %1 AS t USING o WHERE t.id = o.id AND COALESCE(o.ok AND o.del, false) "
+            "AND t.status = 'locked' AND t.locked_by = ? RETURNING t.id, 'success'::text, t.attempts, "
+            "true AS deleted) SELECT * FROM upd UNION ALL SELECT * FROM del"_s.arg(T);
+        auto q = d->conn->run(sql, { doc, defaultMaxAttempts, defaultMaxAttempts, worker, worker },
+                              u"cannot record job outcomes"_s);
+        if (!q)
+            return q.error();
+        while ((*q)->next()) {
+            written << WrittenOutcome { (*q)->value(0).toLongLong(),
+                                        statusFromString((*q)->value(1).toString()).value_or(JobStatus::Failed),
+                                        (*q)->value(3).toBool(), (*q)->value(2).toInt() };
+        }
+        (*q)->finish();
+        return written;
+    }
+
+    const QString now = sqlNow(Backend::Sqlite);
+    Transaction tx(*d->conn);
+    if (auto r = tx.begin(); !r)
+        return r.error();
+    if (anyDelete) {
+        auto q = d->conn->run(
+            u"DELETE FROM %1 WHERE id IN (SELECT CAST(value ->> '$.id' AS INTEGER) FROM json_each(?) "
+            "WHERE value ->> '$.ok' AND value ->> '$.del') AND status = 'locked' AND locked_by = ? "
+            "RETURNING id, attempts"_s.arg(T),
+            { doc, worker }, u"cannot record job outcomes"_s);
+        if (!q)
+            return q.error();
+        while ((*q)->next())
+            written << WrittenOutcome { (*q)->value(0).toLongLong(), JobStatus::Success, true,
+                                        (*q)->value(1).toInt() };
+        (*q)->finish();
+    }
+    const QString sql =
+        u"UPDATE %1 SET "
+        "status = CASE WHEN o.ok THEN 'success' WHEN %1.attempts < COALESCE(%1.max_attempts, ?) "
+        "THEN 'retry' ELSE 'failed' END, "
+        "run_at = CASE WHEN NOT o.ok AND %1.attempts < COALESCE(%1.max_attempts, ?) "
+        "THEN %2 + CAST(o.delay * 1000000 AS INTEGER) ELSE %1.run_at END, "
+        "result = CASE WHEN o.ok THEN o.result ELSE %1.result END, "
+        "last_error = CASE WHEN o.ok THEN %1.last_error ELSE o.error END, "
+        "locked_at = NULL, locked_by = NULL, finished_at = %2, updated_at = %2 "
+        "FROM (SELECT CAST(value ->> '$.id' AS INTEGER) AS id, value ->> '$.ok' AS ok, "
+        "value -> '$.result' AS result, value -> '$.error' AS error, value ->> '$.delay' AS delay, "
+        "COALESCE(value ->> '$.del', 0) AS del FROM json_each(?)) AS o "
+        "WHERE %1.id = o.id AND NOT (o.ok AND o.del) AND %1.status = 'locked' AND %1.locked_by = ? "
+        "RETURNING %1.id, %1.status, %1.attempts"_s.arg(T, now);
+    auto q = d->conn->run(sql, { defaultMaxAttempts, defaultMaxAttempts, doc, worker },
+                          u"cannot record job outcomes"_s);
+    if (!q)
+        return q.error();
+    while ((*q)->next()) {
+        written << WrittenOutcome { (*q)->value(0).toLongLong(),
+                                    statusFromString((*q)->value(1).toString()).value_or(JobStatus::Failed),
+                                    false, (*q)->value(2).toInt() };
+    }
+    (*q)->finish();
+    if (auto r = tx.commit(); !r)
+        return r.error();
+    return written;
+}
+
+Result<QList<qint64>> JobStore::heartbeat(const QString &worker, const QList<qint64> &ids)
+{
+    if (m_options.readOnly)
+        return readOnlyError();
+    if (ids.isEmpty())
+        return QList<qint64> {};
+    const bool pg = d->pg();
+    const QString now = sqlNow(m_settings.backend);
+    const QString sql = u"UPDATE %1 SET locked_at = %2, updated_at = %2 WHERE %3 AND status = 'locked' "
+                        "AND locked_by = ? RETURNING id"_s.arg(m_options.table.quoted(), now,
+                                                               inList(pg, u"id"_s, u"bigint"_s));
+    auto q = d->conn->run(sql, { listParam(pg, ids), worker }, u"cannot refresh job locks"_s);
+    if (!q)
+        return q.error();
+    QList<qint64> held;
+    while ((*q)->next())
+        held << (*q)->value(0).toLongLong();
+    (*q)->finish();
+    std::sort(held.begin(), held.end());
+    return held;
+}
+
+Result<QList<WrittenOutcome>> JobStore::rescueExpired(int lockTimeoutSeconds, int defaultMaxAttempts)
+{
+    if (m_options.readOnly)
+        return readOnlyError();
+    if (lockTimeoutSeconds < 1)
+        return makeError(ErrorCode::InvalidArgument, u"the lock timeout must be at least 1 second"_s);
+    const bool pg = d->pg();
+    const QString T = m_options.table.quoted();
+    QString sql;
+    if (pg) {
+        sql = u"UPDATE %1 AS t SET status = CASE WHEN t.attempts < COALESCE(t.max_attempts, CAST(? AS "
+              "integer)) THEN 'retry' ELSE 'failed' END, run_at = now(), locked_at = NULL, "
+              "locked_by = NULL, finished_at = now(), updated_at = now(), last_error = "
+              "jsonb_build_object('kind', 'lock_expired', 'message', 'lock expired: worker ' || "
+              "t.locked_by || ' stopped refreshing its lock', 'worker', t.locked_by) WHERE t.id IN "
+              "(SELECT id FROM %1 WHERE status = 'locked' AND locked_at < now() - make_interval(secs "
+              "=> CAST(? AS float8)) FOR UPDATE SKIP LOCKED) RETURNING t.id, t.status, t.attempts"_s.arg(T);
+    } else {
+        const QString now = sqlNow(Backend::Sqlite);
+        sql = u"UPDATE %1 SET status = CASE WHEN attempts < COALESCE(max_attempts, ?) THEN 'retry' "
+              "ELSE 'failed' END, run_at = %2, locked_at = NULL, locked_by = NULL, finished_at = %2, "
+              "updated_at = %2, last_error = json_object('kind', 'lock_expired', 'message', "
+              "'lock expired: worker ' || locked_by || ' stopped refreshing its lock', 'worker', "
+              "locked_by) WHERE status = 'locked' AND locked_at < %2 - CAST(? AS INTEGER) * 1000000 "
+              "RETURNING id, status, attempts"_s.arg(T, now);
+    }
+    Transaction tx(*d->conn);
+    if (!pg) {
+        if (auto r = tx.begin(); !r)
+            return r.error();
+    }
+    auto q = d->conn->run(sql, { defaultMaxAttempts, lockTimeoutSeconds }, u"cannot rescue expired jobs"_s);
+    if (!q)
+        return q.error();
+    QList<WrittenOutcome> rescued;
+    while ((*q)->next()) {
+        rescued << WrittenOutcome { (*q)->value(0).toLongLong(),
+                                    statusFromString((*q)->value(1).toString()).value_or(JobStatus::Failed),
+                                    false, (*q)->value(2).toInt() };
+    }
+    (*q)->finish();
+    if (!pg) {
+        if (auto r = tx.commit(); !r)
+            return r.error();
+    }
+    if (!rescued.isEmpty())
+        qCWarning(lcStore, "rescued %lld jobs whose worker stopped refreshing its lock",
+                  qint64(rescued.size()));
+    return rescued;
+}
+
+Result<int> JobStore::release(const QString &worker, const QList<qint64> &ids)
+{
+    if (m_options.readOnly)
+        return readOnlyError();
+    if (ids.isEmpty())
+        return 0;
+    const bool pg = d->pg();
+    const QString now = sqlNow(m_settings.backend);
+    const QString sql = u"UPDATE %1 SET status = 'queued', run_at = %2, updated_at = %2, "
+                        "attempts = max(attempts - 1, 0), locked_at = NULL, locked_by = NULL "
+                        "WHERE %3 AND status = 'locked' AND locked_by = ?"_s.arg(
+                            m_options.table.quoted(), now, inList(pg, u"id"_s, u"bigint"_s));
+    QString finalSql = sql;
+    if (pg)
+        finalSql.replace(u"max(attempts - 1, 0)"_s, u"GREATEST(attempts - 1, 0)"_s);
+    auto q = d->conn->run(finalSql, { listParam(pg, ids), worker }, u"cannot hand jobs back"_s);
+    if (!q)
+        return q.error();
+    const int n = (*q)->numRowsAffected();
+    (*q)->finish();
+    return n;
+}
+
+} // namespace OddJobs

@@ -1,0 +1,21 @@
+#pragma once
+
+// Internal: versioned migrations of the jobs table for both backends.
+
+#include "oddjobs/jobstore.h"
+#include "oddjobs/sqlbackend_p.h"
+
+namespace OddJobs::Internal {
+
+// The table that records, per jobs table, the schema version OddJobs brought it to.
+QString versionTable(const TableName &table);
+
+Result<SchemaStatus> readSchemaStatus(Connection &connection, const TableName &table);
+Result<int> migrate(Connection &connection, const TableName &table);
+Result<void> checkSchema(Connection &connection, const TableName &table);
+
+// SQL for the current time in the backend's representation: timestamptz on PostgreSQL,
+// integer microseconds since the epoch on SQLite (millisecond resolution).
+QString sqlNow(Backend backend);
+
+} // namespace OddJobs::Internal
