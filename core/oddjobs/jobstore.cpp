@@ -1180,6 +1180,24 @@ Result<QList<qint64>> JobStore::heartbeat(const QString &worker, const QList<qin
     return held;
 }
 
+Result<QList<qint64>> JobStore::stillHeld(const QString &worker, const QList<qint64> &ids)
+{
+    if (ids.isEmpty())
+        return QList<qint64> {};
+    const bool pg = d->pg();
+    const QString sql = u"SELECT id FROM %1 WHERE %2 AND status = 'locked' AND locked_by = ?"_s.arg(
+        m_options.table.quoted(), inList(pg, u"id"_s, u"bigint"_s));
+    auto q = d->conn->run(sql, { listParam(pg, ids), worker }, u"cannot check job locks"_s);
+    if (!q)
+        return q.error();
+    QList<qint64> held;
+    while ((*q)->next())
+        held << (*q)->value(0).toLongLong();
+    (*q)->finish();
+    std::sort(held.begin(), held.end());
+    return held;
+}
+
 Result<QList<WrittenOutcome>> JobStore::rescueExpired(int lockTimeoutSeconds, int defaultMaxAttempts)
 {
     if (m_options.readOnly)

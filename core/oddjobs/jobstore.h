@@ -113,6 +113,9 @@ public:
     // Refreshes locked_at of the worker's jobs. Returns the ids it still holds: a missing id
     // was cancelled, rescued or deleted, and its handler should stop.
     Result<QList<qint64>> heartbeat(const QString &worker, const QList<qint64> &ids);
+    // The ids of `ids` still locked by `worker`, without writing anything (a cheap check for
+    // cancellations where no notifications exist, i.e. SQLite).
+    Result<QList<qint64>> stillHeld(const QString &worker, const QList<qint64> &ids);
     // Moves locked jobs whose locked_at is older than lockTimeoutSeconds to retry
     // (run_at = now()) or, with no attempts left, to failed, with a "lock expired" error.
     Result<QList<WrittenOutcome>> rescueExpired(int lockTimeoutSeconds, int defaultMaxAttempts = 10);

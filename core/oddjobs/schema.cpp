@@ -158,6 +158,21 @@ QStringList postgresMigrationV1(const TableName &t)
            "'retry') AND NEW.run_at <= now() AND (OLD.status NOT IN ('queued', 'retry') OR "
            "NEW.run_at < OLD.run_at)) EXECUTE FUNCTION %3()"_s.arg(
                quoteIdentifier(t.derivedName(u"notify_update"_s)), T, notifyFn);
+    // A running job cancelled or deleted by anyone: its worker stops the handler at once.
+    const QString cancelFn = S + quoteIdentifier(t.derivedName(u"notify_cancel"_s));
+    sql << u"CREATE OR REPLACE FUNCTION %1() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+           "PERFORM pg_notify(%2, json_build_object('cancel', OLD.id, 'worker', OLD.locked_by)::text); "
+           "RETURN NULL; END $$"_s.arg(cancelFn, sqlString(t.notificationChannel()));
+    sql << u"DROP TRIGGER IF EXISTS %1 ON %2"_s.arg(
+        quoteIdentifier(t.derivedName(u"notify_cancel"_s)), T);
+    sql << u"CREATE TRIGGER %1 AFTER UPDATE ON %2 FOR EACH ROW WHEN (OLD.status = 'locked' AND "
+           "NEW.status = 'cancelled') EXECUTE FUNCTION %3()"_s.arg(
+               quoteIdentifier(t.derivedName(u"notify_cancel"_s)), T, cancelFn);
+    sql << u"DROP TRIGGER IF EXISTS %1 ON %2"_s.arg(
+        quoteIdentifier(t.derivedName(u"notify_delete"_s)), T);
+    sql << u"CREATE TRIGGER %1 AFTER DELETE ON %2 FOR EACH ROW WHEN (OLD.status = 'locked') "
+           "EXECUTE FUNCTION %3()"_s.arg(quoteIdentifier(t.derivedName(u"notify_delete"_s)), T,
+                                         cancelFn);
     return sql;
 }
 

@@ -1,0 +1,32 @@
+#include "headless.h"
+#include "options.h"
+
+#include <QCoreApplication>
+#include <QTextStream>
+
+using namespace Qt::StringLiterals;
+
+int main(int argc, char *argv[])
+{
+    QCoreApplication app(argc, argv);
+    QCoreApplication::setApplicationName(u"oddjobs"_s);
+    QCoreApplication::setApplicationVersion(QStringLiteral(ODDJOBS_VERSION));
+
+    const ParsedOptions parsed = parseOptions(QCoreApplication::arguments());
+    if (parsed.exitCode >= 0) {
+        QTextStream(parsed.exitCode == 0 ? stdout : stderr) << parsed.output << Qt::endl;
+        return parsed.exitCode;
+    }
+    switch (parsed.options.command) {
+    case AppOptions::Command::Headless:
+        return runHeadless(parsed.options);
+    case AppOptions::Command::Migrate:
+        return runMigrate(parsed.options);
+    case AppOptions::Command::Dashboard:
+        break;
+    }
+    QTextStream(stderr) << "oddjobs: this build has no dashboard yet; run a worker with "
+                           "'oddjobs --headless' (see oddjobs --help)"
+                        << Qt::endl;
+    return 2;
+}

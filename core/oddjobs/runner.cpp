@@ -1,0 +1,1274 @@
+#include "oddjobs/runner.h"
+
+#include "oddjobs/logging.h"
+#include "oddjobs/sqlbackend_p.h"
+
+#include <QAtomicInteger>
+#include <QCoreApplication>
+#include <QElapsedTimer>
+#include <QSysInfo>
+#include <QJsonDocument>
+#include <QMutex>
+#include <QPointer>
+#include <QRandomGenerator>
+#include <QSqlDriver>
+#include <QThread>
+#include <QThreadPool>
+#include <QTimer>
+#include <QWaitCondition>
+
+#include <atomic>
+#include <cmath>
+
+using namespace Qt::StringLiterals;
+
+namespace OddJobs {
+
+// --- small value types -----------------------------------------------------------------------
+
+ConcurrencyControl ConcurrencyControl::maxConcurrentJobs(int n)
+{
+    ConcurrencyControl c;
+    c.m_kind = Kind::Max;
+    c.m_max = std::max(1, n);
+    return c;
+}
+
+ConcurrencyControl ConcurrencyControl::unlimited()
+{
+    ConcurrencyControl c;
+    c.m_kind = Kind::Unlimited;
+    c.m_max = UnlimitedThreadCeiling;
+    return c;
+}
+
+ConcurrencyControl ConcurrencyControl::dynamic(std::function<bool()> shouldClaim)
+{
+    ConcurrencyControl c;
+    c.m_kind = Kind::Dynamic;
+    c.m_max = UnlimitedThreadCeiling;
+    c.m_predicate = std::move(shouldClaim);
+    return c;
+}
+
+double Backoff::delaySeconds(int attempts) const
+{
+    const int n = std::max(1, attempts);
+    double delay = 0;
+    switch (kind) {
+    case Kind::OddJobs:
+        delay = std::pow(2.0, std::min(n, 62));
+        break;
+    case Kind::ExponentialJitter: {
+        const double full = baseSeconds * std::pow(2.0, std::min(n - 1, 62));
+        delay = full / 2 + QRandomGenerator::global()->generateDouble() * full / 2;
+        break;
+    }
+    case Kind::Polynomial:
+        delay = std::pow(double(n), exponent) + baseSeconds;
+        break;
+    case Kind::Fixed:
+        delay = baseSeconds;
+        break;
+    }
+    if (capSeconds > 0)
+        delay = std::min(delay, capSeconds);
+    return std::max(0.0, std::min(delay, 3153600000.0));
+}
+
+std::optional<Backoff> Backoff::fromString(const QString &spec)
+{
+    const QStringList parts = spec.trimmed().split(u':');
+    Backoff b;
+    const QString name = parts.value(0).toLower();
+    bool ok = true;
+    auto number = [&](int i, double fallback) {
+        if (parts.size() <= i)
+            return fallback;
+        bool good = false;
+        const double v = parts.at(i).toDouble(&good);
+        ok &= good && v >= 0 && std::isfinite(v);
+        return v;
+    };
+    if (name == u"oddjobs" || name == u"default") {
+        b.kind = Kind::OddJobs;
+        b.capSeconds = number(1, 0);
+    } else if (name == u"exponential") {
+        b.kind = Kind::ExponentialJitter;
+        b.baseSeconds = number(1, 1);
+        b.capSeconds = number(2, 0);
+    } else if (name == u"polynomial") {
+        b.kind = Kind::Polynomial;
+        b.exponent = number(1, 4);
+        b.baseSeconds = number(2, 15);
+        b.capSeconds = number(3, 0);
+    } else if (name == u"fixed") {
+        b.kind = Kind::Fixed;
+        b.baseSeconds = number(1, 10);
+    } else {
+        return std::nullopt;
+    }
+    if (!ok)
+        return std::nullopt;
+    return b;
+}
+
+HandlerResult HandlerResult::success(const QJsonValue &result)
+{
+    HandlerResult r;
+    r.result = result;
+    return r;
+}
+
+HandlerResult HandlerResult::failure(const QString &message, const QJsonObject &details)
+{
+    HandlerResult r;
+    r.ok = false;
+    r.errorMessage = message;
+    r.errorDetails = details;
+    return r;
+}
+
+JobFailure::JobFailure(const QString &message, QJsonObject details)
+    : std::runtime_error(message.toStdString())
+    , m_message(message)
+    , m_details(std::move(details))
+{
+}
+
+void HandlerRegistry::add(const QString &type, JobHandler handler)
+{
+    m_handlers.insert(type, std::move(handler));
+}
+
+QStringList HandlerRegistry::types() const
+{
+    QStringList out;
+    for (auto it = m_handlers.begin(); it != m_handlers.end(); ++it) {
+        if (it.key() != u"*")
+            out << it.key();
+    }
+    out.sort();
+    return out;
+}
+
+JobHandler HandlerRegistry::find(const QString &type) const
+{
+    if (auto it = m_handlers.find(type); it != m_handlers.end())
+        return it.value();
+    return m_handlers.value(u"*"_s);
+}
+
+// --- job context -----------------------------------------------------------------------------
+
+class JobContext::Control
+{
+public:
+    Job job;
+    QDeadlineTimer deadline;
+    std::atomic<int> stopReason { int(StopReason::None) };
+    mutable QMutex mutex;
+    QWaitCondition wakeUp;
+    QJsonValue result;
+
+    void requestStop(StopReason reason)
+    {
+        int expected = int(StopReason::None);
+        stopReason.compare_exchange_strong(expected, int(reason));
+        QMutexLocker lock(&mutex);
+        wakeUp.wakeAll();
+    }
+};
+
+JobContext::JobContext(std::shared_ptr<Control> control)
+    : m_control(std::move(control))
+{
+}
+
+const Job &JobContext::job() const
+{
+    return m_control->job;
+}
+
+QDeadlineTimer JobContext::deadline() const
+{
+    return m_control->deadline;
+}
+
+bool JobContext::isStopRequested() const
+{
+    return m_control->stopReason.load() != int(StopReason::None);
+}
+
+StopReason JobContext::stopReason() const
+{
+    return StopReason(m_control->stopReason.load());
+}
+
+bool JobContext::sleepFor(int ms) const
+{
+    QDeadlineTimer until(std::max(0, ms));
+    QMutexLocker lock(&m_control->mutex);
+    while (!isStopRequested() && !until.hasExpired())
+        m_control->wakeUp.wait(&m_control->mutex, until);
+    return !isStopRequested();
+}
+
+void JobContext::setResult(const QJsonValue &result)
+{
+    QMutexLocker lock(&m_control->mutex);
+    m_control->result = result;
+}
+
+// --- the runner's thread ---------------------------------------------------------------------
+
+// Handler tasks report back through this, so a handler that outlives its runner (one that
+// ignores every request to stop) posts into nothing instead of a deleted object.
+struct Mailbox
+{
+    QMutex mutex;
+    QObject *target = nullptr;
+};
+
+class RunnerCore : public QObject
+{
+    Q_OBJECT
+public:
+    RunnerCore(RunnerConfig config, HandlerRegistry handlers, QString worker)
+        : m_config(std::move(config))
+        , m_handlers(std::move(handlers))
+        , m_worker(std::move(worker))
+        , m_mailbox(std::make_shared<Mailbox>())
+    {
+        m_mailbox->target = this;
+        const bool pg = m_config.connection.backend == Backend::PostgreSql;
+        if (m_config.pollIntervalMs < 0)
+            m_config.pollIntervalMs = pg ? 5000 : 1000;
+        if (m_config.heartbeatIntervalMs < 0)
+            m_config.heartbeatIntervalMs = std::min(5000, m_config.lockTimeoutSeconds * 1000 / 4);
+        m_config.heartbeatIntervalMs = std::max(100, m_config.heartbeatIntervalMs);
+        m_config.maxClaimBatch = std::max(1, m_config.maxClaimBatch);
+        m_pool->setMaxThreadCount(m_config.concurrency.kind() == ConcurrencyControl::Kind::Max
+                                     ? m_config.concurrency.max()
+                                     : ConcurrencyControl::UnlimitedThreadCeiling);
+        m_pool->setExpiryTimeout(60000);
+    }
+
+    ~RunnerCore() override
+    {
+        {
+            QMutexLocker lock(&m_mailbox->mutex);
+            m_mailbox->target = nullptr;
+        }
+        // A handler that ignores every request to stop would block QThreadPool's destructor
+        // for ever; such a pool is left behind (with its thread) instead.
+        if (m_pool->activeThreadCount() == 0 || m_pool->waitForDone(100))
+            delete m_pool;
+        else
+            qCWarning(lcRunner, "a job handler is still running after shutdown; leaving it behind");
+    }
+
+    std::atomic<int> runningCount { 0 };
+
+public Q_SLOTS:
+    void begin();
+    void beginStop();
+    void stopNow();
+    void wake()
+    {
+        m_mayHaveWork = true;
+        scheduleClaim();
+    }
+
+Q_SIGNALS:
+    void jobStarted(const OddJobs::Job &job);
+    void jobSucceeded(const OddJobs::Job &job, qint64 durationMs);
+    void jobFailed(const OddJobs::Job &job, const QJsonValue &error, qint64 durationMs);
+    void jobPermanentlyFailed(const OddJobs::Job &job, const QJsonValue &error, qint64 durationMs);
+    void jobTimedOut(const OddJobs::Job &job);
+    void jobCancelled(const OddJobs::Job &job);
+    void stateChanged(OddJobs::Runner::State state);
+    void databaseError(const QString &message);
+    void logEvent(const OddJobs::LogEvent &event);
+    void finished();
+
+private:
+    enum class Fate { Running, TimedOut, Cancelled, LockLost, HandedBack };
+
+    struct Running
+    {
+        Job job;
+        std::shared_ptr<JobContext::Control> control;
+        QElapsedTimer clock;
+        Fate fate = Fate::Running;
+        bool outcomeQueued = false; // a timeout's failure already went to m_pending
+        QDeadlineTimer grace; // after a stop request: when to give up waiting for the handler
+    };
+
+    struct Pending
+    {
+        JobOutcome outcome;
+        Job job;
+        qint64 durationMs = 0;
+    };
+
+    void setState(Runner::State state)
+    {
+        if (m_state == state)
+            return;
+        m_state = state;
+        log(LogLevel::Info, LogEventKind::StateChanged, runnerStateName(state));
+        Q_EMIT stateChanged(state);
+    }
+
+    void log(LogLevel level, LogEventKind kind, const QString &message,
+             const std::optional<Job> &job = std::nullopt, std::optional<qint64> durationMs = std::nullopt,
+             const QJsonObject &details = {})
+    {
+        LogEvent e;
+        e.time = QDateTime::currentDateTimeUtc();
+        e.level = level;
+        e.kind = kind;
+        e.worker = m_worker;
+        e.job = job;
+        e.durationMs = durationMs;
+        e.message = message;
+        e.details = details;
+        switch (level) {
+        case LogLevel::Debug:
+            qCDebug(lcRunner).noquote() << e.toText();
+            break;
+        case LogLevel::Info:
+            qCInfo(lcRunner).noquote() << e.toText();
+            break;
+        case LogLevel::Warning:
+            qCWarning(lcRunner).noquote() << e.toText();
+            break;
+        case LogLevel::Error:
+            qCCritical(lcRunner).noquote() << e.toText();
+            break;
+        }
+        Q_EMIT logEvent(e);
+    }
+
+    int capacity() const
+    {
+        return m_config.concurrency.kind() == ConcurrencyControl::Kind::Max
+            ? m_config.concurrency.max()
+            : ConcurrencyControl::UnlimitedThreadCeiling;
+    }
+
+    bool acceptsWork() const { return m_state == Runner::State::Running && m_connected; }
+
+    void openListener();
+    void closeListener();
+    void onNotification(const QString &name, QSqlDriver::NotificationSource, const QVariant &payload);
+    void scheduleClaim();
+    void claimNow();
+    void startJob(const Job &job);
+    void onHandlerFinished(qint64 id, const HandlerResult &result);
+    void queueOutcome(const Running &r, const JobOutcome &outcome);
+    void scheduleFlush();
+    void flush();
+    void poll();
+    void heartbeat();
+    void checkCancellations();
+    void watchChanges();
+    void checkDeadlines();
+    void armDeadlineTimer();
+    void requestStop(qint64 id, Fate fate, StopReason reason);
+    void connectionLost(const Error &error);
+    void reconnect();
+    void handleStoreError(const Error &error, const QString &what);
+    void maybeFinish();
+    void handBackAll();
+    void finish();
+    QJsonObject errorJson(const QString &kind, const QString &message, const QJsonObject &details = {});
+
+    RunnerConfig m_config;
+    HandlerRegistry m_handlers;
+    QString m_worker;
+    std::shared_ptr<Mailbox> m_mailbox;
+    QThreadPool *m_pool = new QThreadPool; // see ~RunnerCore
+    std::unique_ptr<JobStore> m_store;
+    QSqlDatabase m_listenDb;
+    QString m_listenName;
+    QHash<qint64, Running> m_running;
+    QList<Pending> m_pending;
+    Runner::State m_state = Runner::State::Starting;
+    bool m_connected = false;
+    bool m_mayHaveWork = true;
+    bool m_claimScheduled = false;
+    bool m_fatal = false;
+    int m_reconnectAttempt = 0;
+    qint64 m_sqliteDataVersion = -1;
+    // Children, so that moveToThread() takes them along to the runner thread.
+    QTimer m_pollTimer { this };
+    QTimer m_flushTimer { this };
+    QTimer m_heartbeatTimer { this };
+    QTimer m_deadlineTimer { this };
+    QTimer m_reconnectTimer { this };
+    QTimer m_changeWatchTimer { this }; // SQLite: notices commits of other connections
+    QTimer m_drainTimer { this };
+    QElapsedTimer m_sinceRescue;
+    QElapsedTimer m_sincePrune;
+    QElapsedTimer m_sinceListenCheck;
+};
+
+namespace {
+QAtomicInteger<quint64> listenCounter;
+}
+
+void RunnerCore::begin()
+{
+    for (QTimer *t : { &m_pollTimer, &m_flushTimer, &m_deadlineTimer, &m_reconnectTimer, &m_drainTimer })
+        t->setSingleShot(true);
+    m_flushTimer.setInterval(std::max(0, m_config.completionFlushMs));
+    m_heartbeatTimer.setInterval(m_config.heartbeatIntervalMs);
+    connect(&m_pollTimer, &QTimer::timeout, this, &RunnerCore::poll);
+    connect(&m_flushTimer, &QTimer::timeout, this, &RunnerCore::flush);
+    connect(&m_heartbeatTimer, &QTimer::timeout, this, &RunnerCore::heartbeat);
+    connect(&m_deadlineTimer, &QTimer::timeout, this, &RunnerCore::checkDeadlines);
+    connect(&m_reconnectTimer, &QTimer::timeout, this, &RunnerCore::reconnect);
+    connect(&m_drainTimer, &QTimer::timeout, this, &RunnerCore::stopNow);
+    connect(&m_changeWatchTimer, &QTimer::timeout, this, &RunnerCore::watchChanges);
+
+    setState(Runner::State::Starting);
+    auto store = JobStore::open(m_config.connection, m_config.store);
+    if (!store) {
+        if (store.error().code == ErrorCode::ConnectionFailed) {
+            // Not fatal: the database may come up later. Keep trying with backoff.
+            connectionLost(store.error());
+            setState(Runner::State::Running);
+            return;
+        }
+        m_fatal = true;
+        log(LogLevel::Error, LogEventKind::DatabaseError, store.error().message);
+        Q_EMIT databaseError(store.error().message);
+        finish();
+        return;
+    }
+    m_store = std::move(*store);
+    Result<void> schema;
+    if (m_config.migrate) {
+        if (auto migrated = m_store->migrate(); !migrated)
+            schema = migrated.error();
+    }
+    if (schema)
+        schema = m_store->checkSchema();
+    if (!schema) {
+        m_fatal = schema.error().code != ErrorCode::ConnectionFailed;
+        log(LogLevel::Error, LogEventKind::DatabaseError, schema.error().message);
+        Q_EMIT databaseError(schema.error().message);
+        if (m_fatal) {
+            finish();
+            return;
+        }
+        connectionLost(schema.error());
+        setState(Runner::State::Running);
+        return;
+    }
+    m_connected = true;
+    openListener();
+    m_sinceRescue.start();
+    m_sincePrune.start();
+    m_sinceListenCheck.start();
+    setState(Runner::State::Running);
+    log(LogLevel::Info, LogEventKind::Text,
+        u"worker %1 on %2 table %3, handlers: %4"_s.arg(
+            m_worker, m_config.connection.displayString(), m_config.store.table.toString(),
+            (m_handlers.types() + (m_handlers.hasCatchAll() ? QStringList { u"*"_s } : QStringList {}))
+                .join(u", "_s)));
+    poll();
+}
+
+void RunnerCore::openListener()
+{
+    if (m_config.connection.backend == Backend::Sqlite) {
+        // No notifications in SQLite: PRAGMA data_version changes when another connection
+        // commits, which is cheap to watch and catches enqueues from any process.
+        m_changeWatchTimer.start(100);
+        return;
+    }
+    closeListener();
+    m_listenName = u"oddjobs-listen-%1"_s.arg(listenCounter.fetchAndAddRelaxed(1));
+    StoreOptions options = m_config.store;
+    options.readOnly = false;
+    auto db = Internal::openConnection(m_config.connection, options, m_listenName);
+    if (!db) {
+        log(LogLevel::Warning, LogEventKind::DatabaseError,
+            u"cannot open the notification connection (polling only): "_s + db.error().message);
+        return;
+    }
+    m_listenDb = *db;
+    const QString channel = m_config.store.table.notificationChannel();
+    if (!m_listenDb.driver()->subscribeToNotification(channel)) {
+        log(LogLevel::Warning, LogEventKind::DatabaseError,
+            u"cannot LISTEN on %1 (polling only): %2"_s.arg(channel, m_listenDb.lastError().text()));
+        closeListener();
+        return;
+    }
+    connect(m_listenDb.driver(), &QSqlDriver::notification, this, &RunnerCore::onNotification,
+            Qt::UniqueConnection);
+    log(LogLevel::Debug, LogEventKind::Text, u"listening on channel %1"_s.arg(channel));
+}
+
+void RunnerCore::closeListener()
+{
+    if (m_listenName.isEmpty())
+        return;
+    if (m_listenDb.isValid() && m_listenDb.driver())
+        disconnect(m_listenDb.driver(), nullptr, this, nullptr);
+    m_listenDb.close();
+    m_listenDb = QSqlDatabase();
+    QSqlDatabase::removeDatabase(m_listenName);
+    m_listenName.clear();
+}
+
+void RunnerCore::onNotification(const QString &, QSqlDriver::NotificationSource, const QVariant &payload)
+{
+    const QJsonObject message = QJsonDocument::fromJson(payload.toString().toUtf8()).object();
+    if (message.contains(u"cancel"_s)) {
+        const qint64 id = message.value(u"cancel"_s).toInteger();
+        if (m_running.contains(id) && message.value(u"worker"_s).toString() == m_worker)
+            checkCancellations();
+        return;
+    }
+    m_mayHaveWork = true;
+    scheduleClaim();
+}
+
+void RunnerCore::scheduleClaim()
+{
+    if (m_claimScheduled || !acceptsWork())
+        return;
+    m_claimScheduled = true;
+    QMetaObject::invokeMethod(this, &RunnerCore::claimNow, Qt::QueuedConnection);
+}
+
+void RunnerCore::claimNow()
+{
+    m_claimScheduled = false;
+    if (!acceptsWork() || !m_mayHaveWork)
+        return;
+    // Outcomes first: they free rows and keep the batch small.
+    if (!m_pending.isEmpty())
+        flush();
+    if (!acceptsWork())
+        return;
+    ClaimRequest request;
+    request.worker = m_worker;
+    request.types = m_handlers.types();
+    request.anyType = m_handlers.hasCatchAll();
+    request.queues = m_config.queues;
+    const int free = capacity() - int(m_running.size());
+    if (m_config.concurrency.kind() == ConcurrencyControl::Kind::Dynamic) {
+        // One job per "yes", as odd-jobs asks before each job.
+        while (acceptsWork() && int(m_running.size()) < capacity() && m_config.concurrency.predicate()()) {
+            request.limit = 1;
+            auto jobs = m_store->claim(request);
+            if (!jobs) {
+                handleStoreError(jobs.error(), u"claim"_s);
+                return;
+            }
+            if (jobs->isEmpty()) {
+                m_mayHaveWork = false;
+                return;
+            }
+            startJob(jobs->first());
+        }
+        return;
+    }
+    request.limit = std::min(free, m_config.maxClaimBatch);
+    if (request.limit <= 0)
+        return; // a slot freeing up claims again
+    auto jobs = m_store->claim(request);
+    if (!jobs) {
+        handleStoreError(jobs.error(), u"claim"_s);
+        return;
+    }
+    m_mayHaveWork = jobs->size() == request.limit;
+    for (const Job &job : std::as_const(*jobs))
+        startJob(job);
+    if (!jobs->isEmpty())
+        armDeadlineTimer();
+    if (m_mayHaveWork && int(m_running.size()) < capacity())
+        scheduleClaim();
+}
+
+void RunnerCore::startJob(const Job &job)
+{
+    Running r;
+    r.job = job;
+    r.control = std::make_shared<JobContext::Control>();
+    r.control->job = job;
+    const int timeout = job.timeoutSeconds.value_or(m_config.defaultTimeoutSeconds);
+    r.control->deadline = QDeadlineTimer(qint64(timeout) * 1000);
+    r.clock.start();
+    const JobHandler handler = m_handlers.find(job.type());
+    m_running.insert(job.id, r);
+    runningCount = int(m_running.size());
+    if (!m_heartbeatTimer.isActive())
+        m_heartbeatTimer.start();
+    log(LogLevel::Info, LogEventKind::JobStart, {}, job);
+    Q_EMIT jobStarted(job);
+
+    std::shared_ptr<Mailbox> mailbox = m_mailbox;
+    std::shared_ptr<JobContext::Control> control = r.control;
+    const qint64 id = job.id;
+    m_pool->start([handler, control, mailbox, id] {
+        HandlerResult result;
+        JobContext ctx(control);
+        try {
+            if (!handler)
+                result = HandlerResult::failure(u"no handler for job type %1"_s.arg(control->job.type()));
+            else
+                result = handler(ctx);
+        } catch (const JobFailure &failure) {
+            result = HandlerResult::failure(failure.message(), failure.details());
+            result.errorDetails.insert(u"kind"_s, u"exception"_s);
+        } catch (const std::exception &e) {
+            result = HandlerResult::failure(QString::fromUtf8(e.what()),
+                                            QJsonObject { { u"kind"_s, u"exception"_s } });
+        } catch (...) {
+            result = HandlerResult::failure(u"the handler threw a non-standard exception"_s,
+                                            QJsonObject { { u"kind"_s, u"exception"_s } });
+        }
+        if (result.ok && result.result.isNull()) {
+            QMutexLocker lock(&control->mutex);
+            result.result = control->result;
+        }
+        QMutexLocker lock(&mailbox->mutex);
+        if (auto *target = static_cast<RunnerCore *>(mailbox->target)) {
+            QMetaObject::invokeMethod(
+                target, [target, id, result] { target->onHandlerFinished(id, result); },
+                Qt::QueuedConnection);
+        }
+    });
+}
+
+QJsonObject RunnerCore::errorJson(const QString &kind, const QString &message, const QJsonObject &details)
+{
+    QJsonObject error = details;
+    error.insert(u"message"_s, message);
+    error.insert(u"kind"_s, details.contains(u"kind"_s) ? details.value(u"kind"_s).toString() : kind);
+    error.insert(u"worker"_s, m_worker);
+    return error;
+}
+
+void RunnerCore::onHandlerFinished(qint64 id, const HandlerResult &result)
+{
+    auto it = m_running.find(id);
+    if (it == m_running.end())
+        return;
+    Running r = it.value();
+    m_running.erase(it);
+    runningCount = int(m_running.size());
+    if (m_running.isEmpty())
+        m_heartbeatTimer.stop();
+
+    switch (r.fate) {
+    case Fate::Running: {
+        JobOutcome outcome;
+        outcome.id = id;
+        outcome.success = result.ok;
+        if (result.ok) {
+            outcome.result = result.result;
+            outcome.deleteOnSuccess = m_config.deleteSuccessfulJobs;
+        } else {
+            outcome.error = errorJson(u"error"_s, result.errorMessage, result.errorDetails);
+            outcome.retryDelaySeconds = m_config.backoff.delaySeconds(r.job.attempts);
+        }
+        queueOutcome(r, outcome);
+        break;
+    }
+    case Fate::TimedOut:
+        if (!r.outcomeQueued) {
+            JobOutcome outcome;
+            outcome.id = id;
+            outcome.error = errorJson(u"timeout"_s, u"timed out after %1 s"_s.arg(
+                r.job.timeoutSeconds.value_or(m_config.defaultTimeoutSeconds)));
+            outcome.retryDelaySeconds = m_config.backoff.delaySeconds(r.job.attempts);
+            queueOutcome(r, outcome);
+        }
+        break;
+    case Fate::Cancelled:
+    case Fate::LockLost:
+    case Fate::HandedBack:
+        break; // the row is someone else's now; the late outcome is discarded
+    }
+    if (m_state == Runner::State::Draining || m_state == Runner::State::Stopping)
+        maybeFinish();
+    else if (m_pending.isEmpty())
+        scheduleClaim(); // nothing to write (e.g. a cancelled job): the slot is free now
+}
+
+void RunnerCore::queueOutcome(const Running &r, const JobOutcome &outcome)
+{
+    m_pending.append(Pending { outcome, r.job, r.clock.elapsed() });
+    scheduleFlush();
+}
+
+void RunnerCore::scheduleFlush()
+{
+    if (!m_flushTimer.isActive())
+        m_flushTimer.start();
+}
+
+void RunnerCore::flush()
+{
+    m_flushTimer.stop();
+    if (m_pending.isEmpty() || !m_connected || !m_store)
+        return;
+    QList<JobOutcome> outcomes;
+    outcomes.reserve(m_pending.size());
+    for (const Pending &p : std::as_const(m_pending))
+        outcomes << p.outcome;
+    auto written = m_store->complete(m_worker, outcomes, m_config.defaultMaxAttempts);
+    if (!written) {
+        handleStoreError(written.error(), u"write outcomes"_s);
+        return; // kept in m_pending, written after the reconnect
+    }
+    QHash<qint64, WrittenOutcome> byId;
+    for (const WrittenOutcome &w : std::as_const(*written))
+        byId.insert(w.id, w);
+    const QList<Pending> done = std::exchange(m_pending, {});
+    for (const Pending &p : done) {
+        Job job = p.job;
+        auto w = byId.find(job.id);
+        if (w == byId.end()) {
+            log(LogLevel::Warning, LogEventKind::JobLockLost,
+                u"outcome discarded: the job was changed by someone else while it ran"_s, job, p.durationMs);
+            continue;
+        }
+        job.status = w->status;
+        job.lockedBy.clear();
+        job.lockedAt = QDateTime();
+        if (w->status == JobStatus::Success) {
+            job.result = p.outcome.result;
+            log(LogLevel::Info, LogEventKind::JobSuccess, {}, job, p.durationMs);
+            Q_EMIT jobSucceeded(job, p.durationMs);
+        } else {
+            job.lastError = p.outcome.error;
+            const QString message = p.outcome.error.toObject().value(u"message"_s).toString();
+            if (w->status == JobStatus::Retry) {
+                log(LogLevel::Warning, LogEventKind::JobFailed,
+                    u"%1 (retry in %2 s)"_s.arg(message).arg(p.outcome.retryDelaySeconds), job, p.durationMs);
+                Q_EMIT jobFailed(job, p.outcome.error, p.durationMs);
+            } else {
+                log(LogLevel::Error, LogEventKind::JobPermanentlyFailed, message, job, p.durationMs);
+                Q_EMIT jobPermanentlyFailed(job, p.outcome.error, p.durationMs);
+            }
+        }
+    }
+    // Freed slots: look for more work right away (one round trip for many jobs).
+    if (acceptsWork() && m_mayHaveWork && int(m_running.size()) < capacity())
+        scheduleClaim();
+}
+
+void RunnerCore::poll()
+{
+    m_pollTimer.stop();
+    if (m_state != Runner::State::Running)
+        return;
+    if (m_connected) {
+        log(LogLevel::Debug, LogEventKind::Poll, {});
+        // Rescue dead workers' jobs a few times per lock timeout, not on every poll.
+        if (m_sinceRescue.elapsed() >= qMin<qint64>(m_config.lockTimeoutSeconds * 250, 15000)) {
+            m_sinceRescue.restart();
+            auto rescued = m_store->rescueExpired(m_config.lockTimeoutSeconds, m_config.defaultMaxAttempts);
+            if (!rescued) {
+                handleStoreError(rescued.error(), u"rescue expired locks"_s);
+            } else {
+                for (const WrittenOutcome &w : std::as_const(*rescued)) {
+                    log(LogLevel::Warning, LogEventKind::JobRescued,
+                        u"job %1 of a dead worker moved to %2"_s.arg(w.id).arg(statusToString(w.status)));
+                }
+                if (!rescued->isEmpty())
+                    m_mayHaveWork = true;
+            }
+        }
+        if (m_connected && m_config.retentionSeconds > 0 && m_sincePrune.elapsed() >= 600000) {
+            m_sincePrune.restart();
+            auto pruned = m_store->prune(m_config.retentionSeconds);
+            if (!pruned)
+                handleStoreError(pruned.error(), u"prune"_s);
+        }
+        // A LISTEN connection can die without a sound; check it now and then.
+        if (m_connected && m_config.connection.backend == Backend::PostgreSql
+            && m_sinceListenCheck.elapsed() >= std::min(m_config.pollIntervalMs, 30000)) {
+            m_sinceListenCheck.restart();
+            bool alive = m_listenDb.isValid() && m_listenDb.isOpen();
+            if (alive) {
+                QSqlQuery q(m_listenDb);
+                alive = q.exec(u"SELECT 1"_s);
+            }
+            if (!alive) {
+                log(LogLevel::Warning, LogEventKind::DatabaseError,
+                    u"the notification connection is gone; opening it again"_s);
+                openListener();
+            }
+        }
+        m_mayHaveWork = true;
+        if (m_connected)
+            claimNow();
+    }
+    if (m_state == Runner::State::Running)
+        m_pollTimer.start(m_config.pollIntervalMs);
+}
+
+void RunnerCore::heartbeat()
+{
+    if (!m_connected || !m_store)
+        return;
+    QList<qint64> ids;
+    for (auto it = m_running.cbegin(); it != m_running.cend(); ++it) {
+        if (it->fate == Fate::Running || it->fate == Fate::TimedOut)
+            ids << it.key();
+    }
+    for (const Pending &p : std::as_const(m_pending))
+        ids << p.job.id;
+    if (ids.isEmpty())
+        return;
+    auto held = m_store->heartbeat(m_worker, ids);
+    if (!held) {
+        handleStoreError(held.error(), u"refresh locks"_s);
+        return;
+    }
+    if (held->size() != ids.size())
+        checkCancellations();
+}
+
+// SQLite: another connection committed (an enqueue, a cancel, ...): look for work and for
+// cancelled jobs.
+void RunnerCore::watchChanges()
+{
+    if (!m_connected || !m_store)
+        return;
+    QSqlQuery q(m_store->database());
+    if (!q.exec(u"PRAGMA data_version"_s) || !q.next())
+        return;
+    const qint64 version = q.value(0).toLongLong();
+    q.finish();
+    if (version == m_sqliteDataVersion)
+        return;
+    m_sqliteDataVersion = version;
+    m_mayHaveWork = true;
+    scheduleClaim();
+    if (!m_running.isEmpty())
+        checkCancellations();
+}
+
+// Finds running jobs this worker no longer holds: cancelled (stop the handler, discard the
+// outcome) or taken over after a lost lock.
+void RunnerCore::checkCancellations()
+{
+    if (!m_connected || !m_store)
+        return;
+    QList<qint64> ids;
+    for (auto it = m_running.cbegin(); it != m_running.cend(); ++it) {
+        if (it->fate == Fate::Running || it->fate == Fate::TimedOut)
+            ids << it.key();
+    }
+    if (ids.isEmpty())
+        return;
+    auto held = m_store->stillHeld(m_worker, ids);
+    if (!held) {
+        handleStoreError(held.error(), u"check job locks"_s);
+        return;
+    }
+    for (qint64 id : std::as_const(ids)) {
+        if (std::binary_search(held->cbegin(), held->cend(), id))
+            continue;
+        auto current = m_store->find(id);
+        const bool cancelled = current && (!*current || (*current)->status == JobStatus::Cancelled);
+        requestStop(id, cancelled ? Fate::Cancelled : Fate::LockLost,
+                    cancelled ? StopReason::Cancelled : StopReason::Cancelled);
+    }
+}
+
+void RunnerCore::requestStop(qint64 id, Fate fate, StopReason reason)
+{
+    auto it = m_running.find(id);
+    if (it == m_running.end())
+        return;
+    if (it->fate != Fate::Running && !(it->fate == Fate::TimedOut && fate != Fate::TimedOut))
+        return;
+    it->fate = fate;
+    it->control->requestStop(reason);
+    it->grace = QDeadlineTimer(m_config.stopGraceMs);
+    const Job job = it->job;
+    switch (fate) {
+    case Fate::TimedOut:
+        log(LogLevel::Warning, LogEventKind::JobTimeout,
+            u"deadline of %1 s passed; asking the handler to stop"_s.arg(
+                job.timeoutSeconds.value_or(m_config.defaultTimeoutSeconds)),
+            job, it->clock.elapsed());
+        Q_EMIT jobTimedOut(job);
+        break;
+    case Fate::Cancelled:
+        log(LogLevel::Info, LogEventKind::JobCancelled, u"cancelled while running; handler asked to stop"_s,
+            job, it->clock.elapsed());
+        Q_EMIT jobCancelled(job);
+        break;
+    case Fate::LockLost:
+        log(LogLevel::Warning, LogEventKind::JobLockLost,
+            u"another worker took the job over (lock expired); handler asked to stop"_s, job);
+        break;
+    case Fate::HandedBack:
+    case Fate::Running:
+        break;
+    }
+    armDeadlineTimer();
+}
+
+void RunnerCore::armDeadlineTimer()
+{
+    qint64 next = -1;
+    for (auto it = m_running.cbegin(); it != m_running.cend(); ++it) {
+        qint64 remaining = -1;
+        if (it->fate == Fate::Running)
+            remaining = it->control->deadline.remainingTime();
+        else if (it->fate == Fate::TimedOut && !it->outcomeQueued)
+            remaining = it->grace.remainingTime();
+        if (remaining >= 0 && (next < 0 || remaining < next))
+            next = remaining;
+    }
+    if (next >= 0)
+        m_deadlineTimer.start(int(std::min<qint64>(next + 1, 24 * 3600 * 1000)));
+    else
+        m_deadlineTimer.stop();
+}
+
+void RunnerCore::checkDeadlines()
+{
+    QList<qint64> expired;
+    for (auto it = m_running.begin(); it != m_running.end(); ++it) {
+        if (it->fate == Fate::Running && it->control->deadline.hasExpired()) {
+            expired << it.key();
+        } else if (it->fate == Fate::TimedOut && !it->outcomeQueued && it->grace.hasExpired()) {
+            // The handler ignores the request to stop. Record the timeout now so the job is not
+            // stuck; its slot stays busy until the handler really returns.
+            it->outcomeQueued = true;
+            JobOutcome outcome;
+            outcome.id = it.key();
+            outcome.error = errorJson(u"timeout"_s,
+                                      u"timed out after %1 s; the handler ignored the request to stop"_s.arg(
+                                          it->job.timeoutSeconds.value_or(m_config.defaultTimeoutSeconds)));
+            outcome.retryDelaySeconds = m_config.backoff.delaySeconds(it->job.attempts);
+            queueOutcome(it.value(), outcome);
+        }
+    }
+    for (qint64 id : std::as_const(expired))
+        requestStop(id, Fate::TimedOut, StopReason::TimedOut);
+    armDeadlineTimer();
+}
+
+void RunnerCore::handleStoreError(const Error &error, const QString &what)
+{
+    if (error.code == ErrorCode::ConnectionFailed) {
+        connectionLost(error);
+        return;
+    }
+    log(LogLevel::Error, LogEventKind::DatabaseError, u"%1 failed: %2"_s.arg(what, error.toString()));
+    Q_EMIT databaseError(error.message);
+}
+
+void RunnerCore::connectionLost(const Error &error)
+{
+    if (m_connected || m_reconnectAttempt == 0) {
+        log(LogLevel::Error, LogEventKind::DatabaseError,
+            u"database unavailable, jobs keep running and outcomes are kept: "_s + error.message);
+        Q_EMIT databaseError(error.message);
+    }
+    m_connected = false;
+    m_changeWatchTimer.stop();
+    if (!m_reconnectTimer.isActive()) {
+        const int delay = std::min(30000, 250 << std::min(m_reconnectAttempt, 7));
+        ++m_reconnectAttempt;
+        m_reconnectTimer.start(delay);
+    }
+}
+
+void RunnerCore::reconnect()
+{
+    Result<void> r;
+    if (!m_store) {
+        auto store = JobStore::open(m_config.connection, m_config.store);
+        if (store) {
+            m_store = std::move(*store);
+            if (m_config.migrate) {
+                if (auto m = m_store->migrate(); !m)
+                    r = m.error();
+            }
+            if (r)
+                r = m_store->checkSchema();
+        } else {
+            r = store.error();
+        }
+    } else {
+        r = m_store->reconnect();
+    }
+    if (!r) {
+        if (r.error().code != ErrorCode::ConnectionFailed && r.error().code != ErrorCode::AuthenticationFailed) {
+            log(LogLevel::Error, LogEventKind::DatabaseError, r.error().message);
+            Q_EMIT databaseError(r.error().message);
+        }
+        m_connected = false;
+        const int delay = std::min(30000, 250 << std::min(m_reconnectAttempt, 7));
+        ++m_reconnectAttempt;
+        m_reconnectTimer.start(delay);
+        return;
+    }
+    m_reconnectAttempt = 0;
+    m_connected = true;
+    log(LogLevel::Info, LogEventKind::Reconnected, u"database connection restored"_s);
+    openListener();
+    m_sinceListenCheck.restart();
+    if (!m_sinceRescue.isValid()) {
+        m_sinceRescue.start();
+        m_sincePrune.start();
+    }
+    flush();
+    if (m_state == Runner::State::Running) {
+        m_mayHaveWork = true;
+        poll();
+    } else {
+        maybeFinish();
+    }
+}
+
+void RunnerCore::beginStop()
+{
+    if (m_state != Runner::State::Running && m_state != Runner::State::Starting)
+        return;
+    setState(Runner::State::Draining);
+    m_pollTimer.stop();
+    m_drainTimer.start(std::max(0, m_config.shutdownTimeoutMs));
+    maybeFinish();
+}
+
+void RunnerCore::stopNow()
+{
+    if (m_state == Runner::State::Stopped)
+        return;
+    setState(Runner::State::Stopping);
+    m_pollTimer.stop();
+    m_drainTimer.stop();
+    handBackAll();
+    maybeFinish();
+}
+
+void RunnerCore::handBackAll()
+{
+    QList<qint64> ids;
+    for (auto it = m_running.begin(); it != m_running.end(); ++it) {
+        if (it->fate == Fate::Running) {
+            it->fate = Fate::HandedBack;
+            it->control->requestStop(StopReason::Shutdown);
+            ids << it.key();
+        } else if (it->fate == Fate::TimedOut && !it->outcomeQueued) {
+            it->outcomeQueued = true;
+            it->control->requestStop(StopReason::Shutdown);
+            JobOutcome outcome;
+            outcome.id = it.key();
+            outcome.error = errorJson(u"timeout"_s, u"timed out after %1 s"_s.arg(
+                it->job.timeoutSeconds.value_or(m_config.defaultTimeoutSeconds)));
+            outcome.retryDelaySeconds = m_config.backoff.delaySeconds(it->job.attempts);
+            queueOutcome(it.value(), outcome);
+        }
+    }
+    if (ids.isEmpty() || !m_store)
+        return;
+    if (!m_connected && m_store->reconnect())
+        m_connected = true;
+    auto released = m_connected ? m_store->release(m_worker, ids)
+                                : Result<int>(makeError(ErrorCode::ConnectionFailed, u"not connected"_s));
+    if (!released) {
+        log(LogLevel::Error, LogEventKind::DatabaseError,
+            u"could not hand back %1 running jobs (%2); another worker rescues them after the lock "
+            "timeout"_s.arg(ids.size()).arg(released.error().message));
+        return;
+    }
+    for (qint64 id : std::as_const(ids))
+        log(LogLevel::Info, LogEventKind::JobHandedBack, u"handed back to the queue"_s, m_running.value(id).job);
+}
+
+void RunnerCore::maybeFinish()
+{
+    if (m_state != Runner::State::Draining && m_state != Runner::State::Stopping)
+        return;
+    flush();
+    bool busy = false;
+    for (auto it = m_running.cbegin(); it != m_running.cend(); ++it) {
+        if (it->fate == Fate::Running || (it->fate == Fate::TimedOut && !it->outcomeQueued))
+            busy = true;
+    }
+    if (m_state == Runner::State::Draining && busy)
+        return;
+    if (!m_pending.isEmpty() && m_connected)
+        flush();
+    if (!m_pending.isEmpty()) {
+        log(LogLevel::Error, LogEventKind::DatabaseError,
+            u"%1 outcomes could not be written; those jobs run again after the lock timeout"_s.arg(
+                m_pending.size()));
+    }
+    finish();
+}
+
+void RunnerCore::finish()
+{
+    m_state = Runner::State::Stopping;
+    for (QTimer *t : { &m_pollTimer, &m_flushTimer, &m_heartbeatTimer, &m_deadlineTimer, &m_reconnectTimer,
+                       &m_changeWatchTimer, &m_drainTimer })
+        t->stop();
+    // Handlers still running were asked to stop; give them a moment, but a handler that
+    // ignores every request cannot hold the process hostage.
+    for (auto it = m_running.begin(); it != m_running.end(); ++it)
+        it->control->requestStop(StopReason::Shutdown);
+    m_pool->waitForDone(m_running.isEmpty() ? -1 : 1000);
+    {
+        QMutexLocker lock(&m_mailbox->mutex);
+        m_mailbox->target = nullptr;
+    }
+    closeListener();
+    m_store.reset();
+    setState(Runner::State::Stopped);
+    Q_EMIT finished();
+}
+
+// --- the public object -----------------------------------------------------------------------
+
+QString runnerStateName(Runner::State state)
+{
+    switch (state) {
+    case Runner::State::Stopped:
+        return u"stopped"_s;
+    case Runner::State::Starting:
+        return u"starting"_s;
+    case Runner::State::Running:
+        return u"running"_s;
+    case Runner::State::Draining:
+        return u"draining"_s;
+    case Runner::State::Stopping:
+        return u"stopping"_s;
+    }
+    return u"stopped"_s;
+}
+
+QString Runner::defaultWorkerName()
+{
+    const QString suffix = QString::number(QRandomGenerator::global()->generate() & 0xffff, 16)
+                               .rightJustified(4, u'0');
+    return u"%1:%2:%3"_s.arg(QSysInfo::machineHostName()).arg(QCoreApplication::applicationPid()).arg(suffix);
+}
+
+Runner::Runner(RunnerConfig config, HandlerRegistry handlers, QObject *parent)
+    : QObject(parent)
+    , m_config(std::move(config))
+    , m_handlers(std::move(handlers))
+    , m_workerName(m_config.workerName.isEmpty() ? defaultWorkerName() : m_config.workerName)
+{
+    qRegisterMetaType<OddJobs::Job>();
+    qRegisterMetaType<OddJobs::LogEvent>();
+}
+
+Runner::~Runner()
+{
+    if (m_thread) {
+        stopNow();
+        waitForStopped(m_config.shutdownTimeoutMs + 5000);
+    }
+}
+
+int Runner::runningCount() const
+{
+    return m_core ? m_core->runningCount.load() : 0;
+}
+
+void Runner::setState(State state)
+{
+    if (m_state == state)
+        return;
+    m_state = state;
+    Q_EMIT stateChanged(state);
+    if (state == State::Stopped)
+        Q_EMIT stopped();
+}
+
+void Runner::start()
+{
+    if (m_thread)
+        return;
+    m_thread = new QThread;
+    m_thread->setObjectName(u"oddjobs-runner"_s);
+    m_core = new RunnerCore(m_config, m_handlers, m_workerName);
+    m_core->moveToThread(m_thread);
+    connect(m_thread, &QThread::started, m_core, &RunnerCore::begin);
+    connect(m_core, &RunnerCore::jobStarted, this, &Runner::jobStarted);
+    connect(m_core, &RunnerCore::jobSucceeded, this, &Runner::jobSucceeded);
+    connect(m_core, &RunnerCore::jobFailed, this, &Runner::jobFailed);
+    connect(m_core, &RunnerCore::jobPermanentlyFailed, this, &Runner::jobPermanentlyFailed);
+    connect(m_core, &RunnerCore::jobTimedOut, this, &Runner::jobTimedOut);
+    connect(m_core, &RunnerCore::jobCancelled, this, &Runner::jobCancelled);
+    connect(m_core, &RunnerCore::databaseError, this, &Runner::databaseError);
+    connect(m_core, &RunnerCore::logEvent, this, &Runner::logEvent);
+    connect(m_core, &RunnerCore::stateChanged, this, [this](State s) {
+        if (s == State::Stopped)
+            return; // reported once the thread has really ended
+        setState(s);
+        if (s == State::Running)
+            Q_EMIT started();
+    });
+    // The core finishes in its thread; the thread then ends and the objects go.
+    connect(m_core, &RunnerCore::finished, m_thread, &QThread::quit);
+    connect(m_thread, &QThread::finished, this, [this] {
+        if (!m_thread)
+            return;
+        delete m_core;
+        m_core = nullptr;
+        m_thread->deleteLater();
+        m_thread = nullptr;
+        setState(State::Stopped);
+    });
+    setState(State::Starting);
+    m_thread->start();
+}
+
+void Runner::stop()
+{
+    if (m_core)
+        QMetaObject::invokeMethod(m_core, &RunnerCore::beginStop, Qt::QueuedConnection);
+}
+
+void Runner::stopNow()
+{
+    if (m_core)
+        QMetaObject::invokeMethod(m_core, &RunnerCore::stopNow, Qt::QueuedConnection);
+}
+
+void Runner::wake()
+{
+    if (m_core)
+        QMetaObject::invokeMethod(m_core, &RunnerCore::wake, Qt::QueuedConnection);
+}
+
+bool Runner::waitForStopped(int timeoutMs)
+{
+    if (!m_thread)
+        return true;
+    if (!m_thread->wait(QDeadlineTimer(timeoutMs)))
+        return false;
+    // The thread's finished() is delivered to us through the event loop; do its work now.
+    QThread *thread = m_thread;
+    m_thread = nullptr;
+    delete m_core;
+    m_core = nullptr;
+    thread->deleteLater();
+    setState(State::Stopped);
+    return true;
+}
+
+} // namespace OddJobs
+
+#include "runner.moc"
