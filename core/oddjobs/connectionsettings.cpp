@@ -170,28 +170,28 @@ QString ConnectionSettings::displayString() const
 {
     if (backend == Backend::Sqlite)
         return sqliteMemory ? u"sqlite::memory:"_s : u"sqlite:"_s + sqlitePath;
-    QUrl url;
-    url.setScheme(u"postgresql"_s);
-    if (!user.isEmpty())
-        url.setUserName(user);
-    if (!password.isEmpty())
-        url.setPassword(u"***"_s);
+    // Built by hand: QUrl refuses to render a fully decoded URL, and percent-encoding what
+    // the user typed would only confuse them.
+    QString shown = u"postgresql://"_s;
+    if (!user.isEmpty()) {
+        shown += user;
+        if (!password.isEmpty())
+            shown += u":***"_s;
+        shown += u'@';
+    }
     const bool socketDir = host.startsWith(u'/');
     if (!socketDir)
-        url.setHost(host);
+        shown += host.contains(u':') ? u'[' + host + u']' : host;
     if (port > 0)
-        url.setPort(port);
-    url.setPath(u"/"_s + database);
-    QUrlQuery query;
+        shown += u':' + QString::number(port);
+    shown += u'/' + database;
+    QStringList query;
     if (socketDir)
-        query.addQueryItem(u"host"_s, host);
+        query << u"host="_s + host;
     for (const auto &[key, value] : options)
-        query.addQueryItem(key, value);
-    url.setQuery(query);
-    QString shown = url.toString(QUrl::FullyDecoded);
-    if (host.isEmpty() && !socketDir)
-        shown.replace(u"postgresql:/"_s + (user.isEmpty() ? u"/"_s : QString()),
-                      u"postgresql://"_s);
+        query << key + u'=' + value;
+    if (!query.isEmpty())
+        shown += u'?' + query.join(u'&');
     return shown;
 }
 
