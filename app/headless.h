@@ -4,5 +4,3 @@
 
 // `oddjobs --headless`: a worker until SIGINT/SIGTERM. Returns the process exit code.
 int runHeadless(const AppOptions &options);
-// `oddjobs migrate`: create or upgrade the jobs table. Returns the process exit code.
-int runMigrate(const AppOptions &options);

@@ -1,13 +1,18 @@
+#include "commands.h"
 #include "headless.h"
 #include "options.h"
 
 #include <QCoreApplication>
 #include <QTextStream>
 
+#include <csignal>
+
 using namespace Qt::StringLiterals;
 
 int main(int argc, char *argv[])
 {
+    // A handler program that exits without reading its input must not take us down.
+    std::signal(SIGPIPE, SIG_IGN);
     QCoreApplication app(argc, argv);
     QCoreApplication::setApplicationName(u"oddjobs"_s);
     QCoreApplication::setApplicationVersion(QStringLiteral(ODDJOBS_VERSION));
@@ -20,13 +25,12 @@ int main(int argc, char *argv[])
     switch (parsed.options.command) {
     case AppOptions::Command::Headless:
         return runHeadless(parsed.options);
-    case AppOptions::Command::Migrate:
-        return runMigrate(parsed.options);
     case AppOptions::Command::Dashboard:
-        break;
+        QTextStream(stderr) << "oddjobs: this build has no dashboard yet; run a worker with "
+                               "'oddjobs --headless' (see oddjobs --help)"
+                            << Qt::endl;
+        return 2;
+    default:
+        return runCommand(parsed.options);
     }
-    QTextStream(stderr) << "oddjobs: this build has no dashboard yet; run a worker with "
-                           "'oddjobs --headless' (see oddjobs --help)"
-                        << Qt::endl;
-    return 2;
 }

@@ -2,17 +2,27 @@
 
 #include "oddjobs/logevent.h"
 
+#include <QList>
+#include <QPair>
 #include <QString>
 #include <QStringList>
 
-// Everything the command line says, validated. Parsing never exits the process itself, so it
-// can be tested and so every error is reported the same way (one line, exit code 2).
+#include <optional>
+
+// Everything the command line and the config file say, validated. Parsing never exits the
+// process itself, so every error is reported the same way (one line, exit code 2).
 struct AppOptions
 {
-    enum class Command { Dashboard, Headless, Migrate };
+    enum class Command { Dashboard, Headless, Migrate, Enqueue, List, Show, Retry, Cancel, Delete, Stats };
     Command command = Command::Dashboard;
+
+    // Where (flags override the config file, which overrides these defaults).
     QString databaseUrl; // empty: $ODDJOBS_DATABASE_URL, then the default SQLite file
     QString table = QStringLiteral("jobs");
+    QString configFile;
+    bool json = false; // machine output for subcommands
+
+    // Worker
     int concurrency = 10;
     QStringList queues;
     int pollIntervalMs = -1; // backend default
@@ -22,6 +32,32 @@ struct AppOptions
     bool jsonLogs = false;
     bool demo = false;
     bool migrate = true; // the worker brings the schema up to date on start
+    QString pidFile;
+    QList<QPair<QString, QString>> handlers; // job type ("*" catch-all) -> command line
+
+    // enqueue
+    QString jobType;
+    QString payloadText; // JSON text, "-" for standard input, empty for none
+    std::optional<QString> runAt; // ISO 8601
+    std::optional<double> inSeconds;
+    QString queue = QStringLiteral("default");
+    int priority = 0;
+    std::optional<int> maxAttempts;
+    std::optional<int> timeoutSeconds;
+
+    // list
+    QStringList statuses;
+    QStringList types;
+    QStringList listQueues;
+    QStringList workers;
+    QString search;
+    int limit = 50;
+
+    // show / retry / cancel / delete
+    QList<qint64> ids;
+
+    // stats
+    int windowSeconds = 3600;
 };
 
 struct ParsedOptions
@@ -32,3 +68,4 @@ struct ParsedOptions
 };
 
 ParsedOptions parseOptions(const QStringList &arguments);
+QString commandName(AppOptions::Command command);

@@ -54,6 +54,34 @@ QString jobTypeOf(const QJsonValue &payload)
     return UnknownJobType.toString();
 }
 
+QJsonObject Job::toJson() const
+{
+    auto time = [](const QDateTime &t) {
+        return t.isValid() ? QJsonValue(t.toUTC().toString(Qt::ISODateWithMs)) : QJsonValue();
+    };
+    auto optional = [](const std::optional<int> &v) { return v ? QJsonValue(*v) : QJsonValue(); };
+    return QJsonObject {
+        { u"id"_s, id },
+        { u"type"_s, type() },
+        { u"status"_s, statusToString(status) },
+        { u"queue"_s, queue },
+        { u"priority"_s, priority },
+        { u"attempts"_s, attempts },
+        { u"max_attempts"_s, optional(maxAttempts) },
+        { u"timeout_seconds"_s, optional(timeoutSeconds) },
+        { u"run_at"_s, time(runAt) },
+        { u"created_at"_s, time(createdAt) },
+        { u"updated_at"_s, time(updatedAt) },
+        { u"locked_at"_s, time(lockedAt) },
+        { u"locked_by"_s, lockedBy.isEmpty() ? QJsonValue() : QJsonValue(lockedBy) },
+        { u"started_at"_s, time(startedAt) },
+        { u"finished_at"_s, time(finishedAt) },
+        { u"payload"_s, payload },
+        { u"last_error"_s, lastError },
+        { u"result"_s, result },
+    };
+}
+
 NewJob NewJob::tagged(const QString &type, const QJsonValue &contents)
 {
     NewJob job;

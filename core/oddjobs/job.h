@@ -3,6 +3,7 @@
 #include "oddjobs/core_export.h"
 
 #include <QDateTime>
+#include <QJsonObject>
 #include <QJsonValue>
 #include <QList>
 #include <QMetaType>
@@ -60,6 +61,8 @@ struct OJ_CORE_EXPORT Job
 
     QString type() const { return jobTypeOf(payload); }
     bool isValid() const { return id > 0; }
+    // Every field, with odd-jobs' column names and ISO 8601 UTC times (null when unset).
+    QJsonObject toJson() const;
 };
 
 // What a caller provides to create a job, or to replace a job's editable fields.

@@ -1,0 +1,28 @@
+#pragma once
+
+#include "options.h"
+
+#include "oddjobs/jobstore.h"
+
+#include <QTextStream>
+
+#include <memory>
+
+QTextStream &out();
+QTextStream &err();
+
+// Bad input (URL, table name, options) is the user's to fix: exit code 2. Everything else
+// (unreachable server, refused schema, a job in the wrong state) is a runtime failure: 1.
+int exitCodeFor(const OddJobs::Error &error);
+// Prints "oddjobs: <message>" to standard error and returns the exit code for it.
+int fail(const OddJobs::Error &error);
+
+struct Target
+{
+    OddJobs::ConnectionSettings connection;
+    OddJobs::StoreOptions store;
+};
+
+OddJobs::Result<Target> resolveTarget(const AppOptions &options);
+// Opens the store and checks its schema (or migrates, when asked).
+OddJobs::Result<std::unique_ptr<OddJobs::JobStore>> openStore(const Target &target, bool migrate);

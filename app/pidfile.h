@@ -1,0 +1,23 @@
+#pragma once
+
+#include "oddjobs/result.h"
+
+#include <QString>
+
+// A pid file that keeps a second worker with the same file from starting. It is only ever
+// read and written, never used to signal anyone, so a stale or forged file cannot make us
+// touch a foreign process.
+class PidFile
+{
+public:
+    PidFile() = default;
+    ~PidFile(); // removes the file if it still names this process
+    PidFile(const PidFile &) = delete;
+    PidFile &operator=(const PidFile &) = delete;
+
+    OddJobs::Result<void> acquire(const QString &path);
+    void release();
+
+private:
+    QString m_path;
+};
