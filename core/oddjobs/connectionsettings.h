@@ -70,6 +70,6 @@ private:
     QString m_name = QStringLiteral("jobs");
 };
 
-QString quoteIdentifier(const QString &identifier);
+OJ_CORE_EXPORT QString quoteIdentifier(const QString &identifier);
 
 } // namespace OddJobs

@@ -1,5 +1,7 @@
 #include "oddjobs/job.h"
 
+#include <QJsonArray>
+#include <QJsonDocument>
 #include <QJsonObject>
 
 using namespace Qt::StringLiterals;
@@ -97,6 +99,50 @@ JobFilter JobFilter::byIds(const QList<qint64> &ids)
     JobFilter filter;
     filter.ids = ids;
     return filter;
+}
+
+bool JobFilter::matches(const Job &job) const
+{
+    if (ids && !ids->contains(job.id))
+        return false;
+    if (!statuses.isEmpty() && !statuses.contains(job.status))
+        return false;
+    if (!types.isEmpty() && !types.contains(job.type()))
+        return false;
+    if (!queues.isEmpty() && !queues.contains(job.queue))
+        return false;
+    if (!workers.isEmpty() && !workers.contains(job.lockedBy))
+        return false;
+    if (from.isValid() || to.isValid()) {
+        QDateTime t;
+        switch (timeField) {
+        case TimeField::CreatedAt:
+            t = job.createdAt;
+            break;
+        case TimeField::UpdatedAt:
+            t = job.updatedAt;
+            break;
+        case TimeField::RunAt:
+            t = job.runAt;
+            break;
+        case TimeField::FinishedAt:
+            t = job.finishedAt;
+            break;
+        }
+        if (!t.isValid() || (from.isValid() && t < from) || (to.isValid() && t >= to))
+            return false;
+    }
+    const QString needle = search.trimmed();
+    if (!needle.isEmpty()) {
+        bool isNumber = false;
+        const qint64 id = needle.toLongLong(&isNumber);
+        if (isNumber && id == job.id)
+            return true;
+        const QByteArray wrapped = QJsonDocument(QJsonArray { job.payload }).toJson(QJsonDocument::Compact);
+        if (!QString::fromUtf8(wrapped).contains(needle, Qt::CaseInsensitive))
+            return false;
+    }
+    return true;
 }
 
 bool JobFilter::isEmpty() const

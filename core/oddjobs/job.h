@@ -99,6 +99,9 @@ struct OJ_CORE_EXPORT JobFilter
 
     static JobFilter byIds(const QList<qint64> &ids);
     bool isEmpty() const;
+    // The same test the store applies in SQL, for rows a live view already holds. The text
+    // search compares against the compact JSON of the payload, case-insensitively.
+    bool matches(const Job &job) const;
 };
 
 enum class SortKey { Id, CreatedAt, UpdatedAt, RunAt, Status, Type, Priority };
@@ -143,6 +146,14 @@ struct OJ_CORE_EXPORT TypeStatistics
     std::optional<double> durationP95Seconds;
 
     qint64 total() const { return queued + locked + retry + success + failed + cancelled; }
+};
+
+// Finished jobs in one interval of a throughput chart.
+struct OJ_CORE_EXPORT ThroughputBucket
+{
+    QDateTime start; // UTC, inclusive
+    qint64 succeeded = 0;
+    qint64 failed = 0;
 };
 
 // The runner's claim: up to `limit` runnable jobs, only of these types and queues.

@@ -360,6 +360,13 @@ Result<EncodedJob> encodeJob(const NewJob &job, int maxPayloadBytes)
     return e;
 }
 
+// The new updated_at of a row being written. SQLite's clock has millisecond resolution, so
+// it steps past the old value: updated_at is the revision edit() checks, and must change.
+QString touched(bool pg)
+{
+    return pg ? u"now()"_s : u"max(%1, updated_at + 1)"_s.arg(sqlNow(Backend::Sqlite));
+}
+
 QString enqueueSql(bool pg, const TableName &table)
 {
     const QString now = sqlNow(pg ? Backend::PostgreSql : Backend::Sqlite);
@@ -802,6 +809,45 @@ Result<QList<TypeStatistics>> JobStore::statistics(int windowSeconds)
     return byType.values();
 }
 
+Result<QList<ThroughputBucket>> JobStore::throughput(int bucketSeconds, int buckets, const QString &type)
+{
+    if (bucketSeconds < 1 || buckets < 1 || buckets > 10000)
+        return makeError(ErrorCode::InvalidArgument, u"a chart needs 1 to 10000 buckets of at least 1 second"_s);
+    const bool pg = d->pg();
+    auto now = this->now();
+    if (!now)
+        return now.error();
+    const qint64 bucketUs = qint64(bucketSeconds) * 1000000;
+    const qint64 nowUs = toMicros(*now);
+    const qint64 lastBucket = nowUs / bucketUs;
+    const qint64 firstBucket = lastBucket - buckets + 1;
+    const QString typeClause = type.isEmpty() ? QString() : u" AND job_type = ?"_s;
+    const QString bucketExpr = pg ? u"floor(EXTRACT(EPOCH FROM finished_at) * 1000000 / ?)::bigint"_s
+                                  : u"(finished_at / ?)"_s;
+    const QString sql = u"SELECT %1 AS bucket, sum(CASE WHEN status = 'success' THEN 1 ELSE 0 END), "
+                        "sum(CASE WHEN status = 'failed' THEN 1 ELSE 0 END) FROM %2 WHERE status IN ('success', "
+                        "'failed') AND finished_at >= %3%4 GROUP BY 1 ORDER BY 1"_s.arg(
+                            bucketExpr, m_options.table.quoted(), timeParam(pg), typeClause);
+    QVariantList binds { bucketUs, firstBucket * bucketUs };
+    if (!type.isEmpty())
+        binds << type;
+    auto q = d->conn->run(sql, binds, u"cannot compute throughput"_s);
+    if (!q)
+        return q.error();
+    QList<ThroughputBucket> out(buckets);
+    for (int i = 0; i < buckets; ++i)
+        out[i].start = QDateTime::fromMSecsSinceEpoch((firstBucket + i) * bucketUs / 1000, Qt::UTC);
+    while ((*q)->next()) {
+        const qint64 index = (*q)->value(0).toLongLong() - firstBucket;
+        if (index < 0 || index >= buckets)
+            continue;
+        out[index].succeeded = (*q)->value(1).toLongLong();
+        out[index].failed = (*q)->value(2).toLongLong();
+    }
+    (*q)->finish();
+    return out;
+}
+
 Result<QStringList> JobStore::jobTypes()
 {
     auto q = d->conn->run(u"SELECT DISTINCT job_type FROM %1 ORDER BY 1"_s.arg(m_options.table.quoted()),
@@ -860,7 +906,7 @@ Result<Job> JobStore::edit(qint64 id, const NewJob &fields, qint64 expectedRevis
                         "max_attempts = ?, timeout_seconds = ?, updated_at = %4 WHERE id = ? AND "
                         "status <> 'locked' AND updated_at = %5 RETURNING %6"_s.arg(
                             m_options.table.quoted(), pg ? u"CAST(? AS jsonb)"_s : u"json(?)"_s,
-                            runAt, now, timeParam(pg), columns(pg));
+                            runAt, touched(pg), timeParam(pg), columns(pg));
     QVariantList binds = enqueueBinds(*e, fields);
     binds << id << expectedRevision;
     auto q = d->conn->run(sql, binds, u"cannot edit job %1"_s.arg(id));
@@ -893,10 +939,11 @@ Result<int> JobStore::runNow(const JobFilter &filter)
     if (!where)
         return where.error();
     const QString now = sqlNow(m_settings.backend);
-    const QString sql = u"UPDATE %1 SET status = 'queued', run_at = %2, updated_at = %2, "
+    const QString sql = u"UPDATE %1 SET status = 'queued', run_at = %2, updated_at = %4, "
                         "attempts = CASE WHEN status IN ('failed', 'cancelled') THEN 0 ELSE attempts END "
                         "WHERE (%3) AND (status IN ('failed', 'cancelled', 'retry') OR "
-                        "(status = 'queued' AND run_at > %2))"_s.arg(m_options.table.quoted(), now, where->sql());
+                        "(status = 'queued' AND run_at > %2))"_s.arg(m_options.table.quoted(), now, where->sql(),
+                                                                     touched(pg));
     auto q = d->conn->run(sql, where->binds, u"cannot run jobs now"_s);
     if (!q)
         return q.error();
@@ -915,8 +962,8 @@ Result<int> JobStore::cancel(const JobFilter &filter)
         return where.error();
     const QString now = sqlNow(m_settings.backend);
     const QString sql = u"UPDATE %1 SET status = 'cancelled', locked_at = NULL, locked_by = NULL, "
-                        "finished_at = %2, updated_at = %2 WHERE (%3) AND status IN ('queued', 'retry', "
-                        "'locked')"_s.arg(m_options.table.quoted(), now, where->sql());
+                        "finished_at = %2, updated_at = %4 WHERE (%3) AND status IN ('queued', 'retry', "
+                        "'locked')"_s.arg(m_options.table.quoted(), now, where->sql(), touched(pg));
     auto q = d->conn->run(sql, where->binds, u"cannot cancel jobs"_s);
     if (!q)
         return q.error();
@@ -1005,9 +1052,9 @@ Result<QList<Job>> JobStore::claim(const ClaimRequest &request)
     } else {
         const QString now = sqlNow(Backend::Sqlite);
         sql = u"UPDATE %1 SET status = 'locked', locked_at = %4, locked_by = ?, started_at = %4, "
-              "updated_at = %4, attempts = attempts + 1 WHERE id IN (SELECT id FROM %1 WHERE %2 "
+              "updated_at = %5, attempts = attempts + 1 WHERE id IN (SELECT id FROM %1 WHERE %2 "
               "ORDER BY priority, run_at, id LIMIT ?) RETURNING %3"_s.arg(
-                  T, conditions.join(u" AND "_s), columns(false), now);
+                  T, conditions.join(u" AND "_s), columns(false), now, touched(false));
         // Here the worker comes first (in SET) and the limit last (in the subquery).
         QVariantList ordered { request.worker };
         ordered.append(binds.mid(0, binds.size() - 2));
@@ -1137,7 +1184,7 @@ Result<QList<WrittenOutcome>> JobStore::complete(const QString &worker, const QL
         "THEN %2 + CAST(o.delay * 1000000 AS INTEGER) ELSE %1.run_at END, "
         "result = CASE WHEN o.ok THEN o.result ELSE %1.result END, "
         "last_error = CASE WHEN o.ok THEN %1.last_error ELSE o.error END, "
-        "locked_at = NULL, locked_by = NULL, finished_at = %2, updated_at = %2 "
+        "locked_at = NULL, locked_by = NULL, finished_at = %2, updated_at = max(%2, %1.updated_at + 1) "
         "FROM (SELECT CAST(value ->> '$.id' AS INTEGER) AS id, value ->> '$.ok' AS ok, "
         "value -> '$.result' AS result, value -> '$.error' AS error, value ->> '$.delay' AS delay, "
         "COALESCE(value ->> '$.del', 0) AS del FROM json_each(?)) AS o "
@@ -1166,9 +1213,9 @@ Result<QList<qint64>> JobStore::heartbeat(const QString &worker, const QList<qin
         return QList<qint64> {};
     const bool pg = d->pg();
     const QString now = sqlNow(m_settings.backend);
-    const QString sql = u"UPDATE %1 SET locked_at = %2, updated_at = %2 WHERE %3 AND status = 'locked' "
+    const QString sql = u"UPDATE %1 SET locked_at = %2, updated_at = %4 WHERE %3 AND status = 'locked' "
                         "AND locked_by = ? RETURNING id"_s.arg(m_options.table.quoted(), now,
-                                                               inList(pg, u"id"_s, u"bigint"_s));
+                                                               inList(pg, u"id"_s, u"bigint"_s), touched(pg));
     auto q = d->conn->run(sql, { listParam(pg, ids), worker }, u"cannot refresh job locks"_s);
     if (!q)
         return q.error();
@@ -1219,7 +1266,7 @@ Result<QList<WrittenOutcome>> JobStore::rescueExpired(int lockTimeoutSeconds, in
         const QString now = sqlNow(Backend::Sqlite);
         sql = u"UPDATE %1 SET status = CASE WHEN attempts < COALESCE(max_attempts, ?) THEN 'retry' "
               "ELSE 'failed' END, run_at = %2, locked_at = NULL, locked_by = NULL, finished_at = %2, "
-              "updated_at = %2, last_error = json_object('kind', 'lock_expired', 'message', "
+              "updated_at = max(%2, updated_at + 1), last_error = json_object('kind', 'lock_expired', 'message', "
               "'lock expired: worker ' || locked_by || ' stopped refreshing its lock', 'worker', "
               "locked_by) WHERE status = 'locked' AND locked_at < %2 - CAST(? AS INTEGER) * 1000000 "
               "RETURNING id, status, attempts"_s.arg(T, now);
@@ -1257,10 +1304,10 @@ Result<int> JobStore::release(const QString &worker, const QList<qint64> &ids)
         return 0;
     const bool pg = d->pg();
     const QString now = sqlNow(m_settings.backend);
-    const QString sql = u"UPDATE %1 SET status = 'queued', run_at = %2, updated_at = %2, "
+    const QString sql = u"UPDATE %1 SET status = 'queued', run_at = %2, updated_at = %4, "
                         "attempts = max(attempts - 1, 0), locked_at = NULL, locked_by = NULL "
                         "WHERE %3 AND status = 'locked' AND locked_by = ?"_s.arg(
-                            m_options.table.quoted(), now, inList(pg, u"id"_s, u"bigint"_s));
+                            m_options.table.quoted(), now, inList(pg, u"id"_s, u"bigint"_s), touched(pg));
     QString finalSql = sql;
     if (pg)
         finalSql.replace(u"max(attempts - 1, 0)"_s, u"GREATEST(attempts - 1, 0)"_s);

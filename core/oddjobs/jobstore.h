@@ -79,6 +79,9 @@ public:
     // The planner's estimate (PostgreSQL) for huge tables; exact on SQLite.
     Result<qint64> estimateCount(const JobFilter &filter = {});
     Result<QList<TypeStatistics>> statistics(int windowSeconds = 3600);
+    // Jobs finished (success / failed) per interval, for the last `buckets` intervals of
+    // `bucketSeconds` up to now, oldest first; `type` empty: all types.
+    Result<QList<ThroughputBucket>> throughput(int bucketSeconds, int buckets, const QString &type = {});
     // The distinct job types and queues present (for filters and the enqueue dialog).
     Result<QStringList> jobTypes();
     Result<QStringList> queues();
