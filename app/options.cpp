@@ -5,6 +5,7 @@
 #include <QCommandLineParser>
 #include <QCoreApplication>
 #include <QDateTime>
+#include <QFile>
 #include <QFileInfo>
 #include <QSettings>
 
@@ -125,6 +126,37 @@ QString applyWorkerSetting(AppOptions &o, const QString &key, const QString &val
     return {};
 }
 
+// The lines of one section as written: QSettings would take the quotes out of a value,
+// treat backslashes as escapes and split it at commas, and a handler's command line needs
+// its quotes for the splitter. A line without '=' is a key with an empty value.
+QList<QPair<QString, QString>> rawSection(const QString &path, const QString &section)
+{
+    QList<QPair<QString, QString>> entries;
+    QFile file(path);
+    if (!file.open(QIODevice::ReadOnly | QIODevice::Text))
+        return entries;
+    bool inside = false;
+    while (!file.atEnd()) {
+        QString line = QString::fromUtf8(file.readLine()).trimmed();
+        if (line.startsWith(QChar(0xfeff)))
+            line = line.mid(1).trimmed();
+        if (line.isEmpty() || line.startsWith(u';') || line.startsWith(u'#'))
+            continue;
+        if (line.startsWith(u'[')) {
+            inside = line == u'[' + section + u']';
+            continue;
+        }
+        if (!inside)
+            continue;
+        const qsizetype equals = line.indexOf(u'=');
+        if (equals < 0)
+            entries.append({ line, QString() });
+        else
+            entries.append({ line.left(equals).trimmed(), line.mid(equals + 1).trimmed() });
+    }
+    return entries;
+}
+
 QString readConfig(AppOptions &o, const QString &path)
 {
     const QFileInfo info(path);
@@ -153,15 +185,14 @@ QString readConfig(AppOptions &o, const QString &path)
         if (group != u"handlers")
             return u"unknown section [%1] in %2 (known: [handlers])"_s.arg(group, path);
     }
-    settings.beginGroup(u"handlers"_s);
-    const QStringList types = settings.childKeys();
-    for (const QString &type : types) {
-        const QString command = text(type).trimmed();
+    const auto handlers = rawSection(path, u"handlers"_s);
+    for (const auto &[type, command] : handlers) {
+        if (type.isEmpty())
+            return u"a handler in %1 has no job type before the '='"_s.arg(path);
         if (command.isEmpty())
             return u"the handler for '%1' in %2 has no command"_s.arg(type, path);
         o.handlers.append({ type, command });
     }
-    settings.endGroup();
     return {};
 }
 
@@ -243,6 +274,11 @@ ParsedOptions parseOptions(const QStringList &arguments)
                                      u"Write the process id here; refuse to start while it names a "
                                      "running worker."_s,
                                      u"path"_s);
+    const QCommandLineOption monitor(u"monitor"_s,
+                                     u"Dashboard: open the database read-only, without a worker or actions."_s);
+    const QCommandLineOption noWorker(u"no-worker"_s, u"Dashboard: do not start the embedded worker."_s);
+    const QCommandLineOption lang(u"lang"_s, u"Dashboard language, e.g. de or en (default: the system's)."_s,
+                                  u"code"_s);
     // enqueue
     const QCommandLineOption runAt(u"run-at"_s, u"Earliest start, ISO 8601 (e.g. 2026-12-24T18:00:00Z)."_s,
                                    u"time"_s);
@@ -270,7 +306,7 @@ ParsedOptions parseOptions(const QStringList &arguments)
     case Command::Dashboard:
     case Command::Headless:
         parser.addOptions({ version, headless, concurrency, workerQueue, poll, lockTimeout, shutdownTimeout,
-                            logLevel, logFormat, demo, noMigrate, pidFile });
+                            logLevel, logFormat, demo, noMigrate, pidFile, monitor, noWorker, lang });
         break;
     case Command::Migrate:
         break;
@@ -361,6 +397,14 @@ ParsedOptions parseOptions(const QStringList &arguments)
         }
         o.demo = parser.isSet(demo);
         o.migrate = !parser.isSet(noMigrate);
+        o.monitorOnly = parser.isSet(monitor);
+        o.autoStartWorker = !parser.isSet(noWorker);
+        o.language = parser.value(lang).trimmed();
+        if (o.command == Command::Headless && (o.monitorOnly || parser.isSet(noWorker) || parser.isSet(lang)))
+            return usageError(u"--monitor, --no-worker and --lang are dashboard options, not for --headless"_s,
+                              command);
+        if (o.monitorOnly && o.demo)
+            return usageError(u"--demo writes jobs; it does not go with --monitor"_s, command);
         break;
     }
     case Command::Migrate:

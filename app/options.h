@@ -35,6 +35,11 @@ struct AppOptions
     QString pidFile;
     QList<QPair<QString, QString>> handlers; // job type ("*" catch-all) -> command line
 
+    // Dashboard
+    bool monitorOnly = false;
+    bool autoStartWorker = true;
+    QString language; // empty: the system locale
+
     // enqueue
     QString jobType;
     QString payloadText; // JSON text, "-" for standard input, empty for none

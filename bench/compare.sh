@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Runs our benchmarks and the peer harness (graphile-worker, pg-boss, bare SQL) against ONE
+# PostgreSQL server in one run, then prints a table of ratios.
+#   bench/compare.sh                       # full run, ~15 min on 2 cores
+#   ONLY=throughput,latency bench/compare.sh
+# Env: PEERS (the peer harness folder, default ../shared/bench/peers beside the clone),
+#      BUILD (our build folder, default build), OUT (results file), N, PEER_ONLY.
+set -euo pipefail
+repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+peers_src=${PEERS:-$repo/../shared/bench/peers}
+build=${BUILD:-$repo/build}
+out=${OUT:-$repo/bench/results-$(date -u +%Y-%m-%dT%H%M%SZ).jsonl}
+n=${N:-20000}
+export RUN_ID=${RUN_ID:-$(date -u +%Y-%m-%dT%H:%M:%SZ)}
+
+[ -x "$build/bench/oddjobs_bench" ] || { echo "build first: cmake --build --preset default" >&2; exit 2; }
+[ -f "$peers_src/graphile.js" ] || { echo "no peer harness at $peers_src (set PEERS)" >&2; exit 2; }
+
+# The peer folder may be read-only: work on a copy, with its node_modules.
+work=$(mktemp -d /tmp/oddjobs-compare.XXXXXX)
+trap 'cd /; "$work/peers/stop-pg.sh" >/dev/null 2>&1 || true; rm -rf "$work"' EXIT
+cp -r "$peers_src" "$work/peers"
+(cd "$work/peers" && { [ -d node_modules/graphile-worker ] || npm install --no-audit --no-fund >/dev/null; })
+(cd "$work/peers" && ./start-pg.sh >&2)
+port=${PEERBENCH_PGPORT:-55432}
+psql -h 127.0.0.1 -p "$port" -U postgres -X -q -d postgres -c "DROP DATABASE IF EXISTS oddjobs_bench" \
+    -c "CREATE DATABASE oddjobs_bench" >&2
+
+echo "=== peers (graphile-worker, pg-boss, pg-floor) -> $out" >&2
+(cd "$work/peers" && N=$n node graphile.js) | tee -a "$out"
+(cd "$work/peers" && N=$n node pgboss.js) | tee -a "$out"
+(cd "$work/peers" && node pgbench-limit/latency-floor.js) | tee -a "$out"
+echo "=== oddjobs" >&2
+"$build/bench/oddjobs_bench" --url "postgresql://postgres@127.0.0.1:$port/oddjobs_bench" --n "$n" \
+    ${ONLY:+--only "$ONLY"} | tee -a "$out"
+echo "=== oddjobs (SQLite)" >&2
+"$build/bench/oddjobs_bench" --sqlite --n "$n" --only throughput --concurrency 10 --batch 500 | tee -a "$out"
+node "$repo/bench/ratios.mjs" "$out"

@@ -1,0 +1,476 @@
+// OddJobs benchmarks. One JSON object per line on stdout, in the shape of the peer harness
+// (tool, test, variant, concurrency, ...), so both can be summarised side by side.
+//
+//   oddjobs_bench [--url postgresql://...] [--sqlite] [--only throughput,latency,...]
+//                 [--n 20000] [--concurrency 1,10,32] [--batch 500] [--samples 200]
+//                 [--depths 10000,1000000] [--smoke]
+//
+// Without --url a throwaway PostgreSQL cluster is started with the server's default
+// durability (fsync and synchronous_commit on), like the peers' server.
+#include "support/pgcluster.h"
+
+#include "oddjobs/jobstore.h"
+#include "oddjobs/runner.h"
+
+#include <QCommandLineParser>
+#include <QCoreApplication>
+#include <QDateTime>
+#include <QElapsedTimer>
+#include <QEventLoop>
+#include <QFile>
+#include <QJsonArray>
+#include <QJsonDocument>
+#include <QJsonObject>
+#include <QProcess>
+#include <QRandomGenerator>
+#include <QSqlError>
+#include <QSqlQuery>
+#include <QTemporaryDir>
+#include <QThread>
+#include <QTimer>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+
+using namespace Qt::StringLiterals;
+using namespace OddJobs;
+
+namespace {
+
+QString g_runId;
+
+void emitLine(QJsonObject line)
+{
+    line.insert(u"run_id"_s, g_runId);
+    line.insert(u"ts"_s, QDateTime::currentDateTimeUtc().toString(Qt::ISODateWithMs));
+    line.insert(u"tool"_s, u"oddjobs"_s);
+    std::fputs(QJsonDocument(line).toJson(QJsonDocument::Compact).constData(), stdout);
+    std::fputc('\n', stdout);
+    std::fflush(stdout);
+}
+
+double percentile(QList<double> values, double p)
+{
+    if (values.isEmpty())
+        return 0;
+    std::sort(values.begin(), values.end());
+    const qsizetype rank = std::clamp<qsizetype>(qsizetype(std::ceil(p / 100.0 * double(values.size()))) - 1, 0,
+                                                 values.size() - 1);
+    return values.at(rank);
+}
+
+double round3(double v)
+{
+    return std::round(v * 1000) / 1000;
+}
+
+qint64 nowNs()
+{
+    return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
+        .count();
+}
+
+void fail(const QString &what, const Error &error)
+{
+    std::fprintf(stderr, "oddjobs_bench: %s: %s\n", qPrintable(what), qPrintable(error.toString()));
+    std::exit(1);
+}
+
+template<typename T>
+T must(Result<T> r, const QString &what)
+{
+    if (!r)
+        fail(what, r.error());
+    return std::move(r).value();
+}
+
+void must(const Result<void> &r, const QString &what)
+{
+    if (!r)
+        fail(what, r.error());
+}
+
+struct Target
+{
+    ConnectionSettings settings;
+    bool postgres = true;
+};
+
+// Server counters for a drain: committed transactions and WAL bytes.
+struct PgCounters
+{
+    qint64 commits = 0;
+    qint64 walBytes = 0;
+};
+
+std::optional<PgCounters> readCounters(JobStore &store)
+{
+    if (store.backend() != Backend::PostgreSql)
+        return std::nullopt;
+    QSqlQuery q(store.database());
+    if (!q.exec(u"SELECT (SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()), "
+                "pg_wal_lsn_diff(pg_current_wal_insert_lsn(), '0/0')::bigint"_s)
+        || !q.next())
+        return std::nullopt;
+    return PgCounters { q.value(0).toLongLong(), q.value(1).toLongLong() };
+}
+
+void resetTable(JobStore &store)
+{
+    QSqlQuery q(store.database());
+    const QString table = store.options().table.quoted();
+    if (!q.exec(store.backend() == Backend::PostgreSql ? u"TRUNCATE %1"_s.arg(table) : u"DELETE FROM %1"_s.arg(table)))
+        fail(u"reset"_s, makeError(ErrorCode::Database, q.lastError().text()));
+    if (store.backend() == Backend::PostgreSql)
+        q.exec(u"VACUUM ANALYZE %1"_s.arg(table));
+}
+
+void fill(JobStore &store, int n, const QString &type = u"bench.noop"_s)
+{
+    const int chunk = 5000;
+    for (int done = 0; done < n; done += chunk) {
+        QList<NewJob> jobs;
+        for (int i = done; i < std::min(n, done + chunk); ++i)
+            jobs << NewJob::tagged(type, i);
+        must(store.enqueueMany(jobs), u"fill"_s);
+    }
+}
+
+struct DrainResult
+{
+    double seconds = 0;
+    int completed = 0;
+};
+
+DrainResult drain(const Target &target, int n, int concurrency, int batch, bool capped = true)
+{
+    RunnerConfig config;
+    config.connection = target.settings;
+    config.concurrency = ConcurrencyControl::maxConcurrentJobs(concurrency);
+    config.maxClaimBatch = batch;
+    config.pollIntervalMs = 1000;
+    config.retentionSeconds = 0;
+    HandlerRegistry handlers;
+    handlers.add(u"bench.noop"_s, [](JobContext &) { return HandlerResult::success(); });
+    Runner runner(config, handlers);
+    std::atomic<int> done { 0 };
+    QEventLoop loop;
+    QElapsedTimer clock;
+    QObject::connect(&runner, &Runner::jobSucceeded, &loop, [&](const Job &, qint64) {
+        if (++done >= n)
+            loop.quit();
+    });
+    QObject::connect(&runner, &Runner::databaseError, &loop,
+                     [](const QString &m) { std::fprintf(stderr, "database error: %s\n", qPrintable(m)); });
+    QTimer cap;
+    cap.setSingleShot(true);
+    QObject::connect(&cap, &QTimer::timeout, &loop, &QEventLoop::quit);
+    if (capped)
+        cap.start(120000);
+    clock.start();
+    runner.start();
+    loop.exec();
+    DrainResult r { clock.nsecsElapsed() / 1e9, done.load() };
+    runner.stopNow();
+    runner.waitForStopped(30000);
+    return r;
+}
+
+void benchThroughput(const Target &target, JobStore &store, int n, const QList<int> &concurrencies,
+                     const QList<int> &batches)
+{
+    for (int batch : batches) {
+        for (int c : concurrencies) {
+            resetTable(store);
+            fill(store, n);
+            const auto before = readCounters(store);
+            const DrainResult r = drain(target, n, c, batch);
+            const auto after = readCounters(store);
+            QJsonObject line { { u"test"_s, u"throughput"_s },
+                               { u"variant"_s, batch == 1 ? u"batch1"_s : u"batch%1"_s.arg(batch) },
+                               { u"backend"_s, target.postgres ? u"postgresql"_s : u"sqlite"_s },
+                               { u"concurrency"_s, c },
+                               { u"n"_s, n },
+                               { u"completed"_s, r.completed },
+                               { u"seconds"_s, round3(r.seconds) },
+                               { u"jobs_per_s"_s, std::round(r.completed / r.seconds) },
+                               { u"capped"_s, r.completed < n } };
+            if (before && after && r.completed > 0) {
+                line.insert(u"commits_per_job"_s, round3(double(after->commits - before->commits) / r.completed));
+                line.insert(u"wal_bytes_per_job"_s, std::round(double(after->walBytes - before->walBytes) / r.completed));
+            }
+            emitLine(line);
+        }
+    }
+}
+
+void benchLatency(const Target &target, JobStore &store, int samples, const QList<int> &concurrencies)
+{
+    for (int c : concurrencies) {
+        resetTable(store);
+        RunnerConfig config;
+        config.connection = target.settings;
+        config.concurrency = ConcurrencyControl::maxConcurrentJobs(c);
+        config.pollIntervalMs = 60000; // only notifications (or SQLite's change watch) wake it
+        HandlerRegistry handlers;
+        std::atomic<qint64> startedNs { 0 };
+        handlers.add(u"bench.latency"_s, [&startedNs](JobContext &) {
+            startedNs = nowNs();
+            return HandlerResult::success();
+        });
+        Runner runner(config, handlers);
+        QEventLoop loop;
+        QObject::connect(&runner, &Runner::started, &loop, &QEventLoop::quit);
+        runner.start();
+        loop.exec();
+        QThread::msleep(700);
+        QList<double> latencies;
+        QList<double> enqueueCalls;
+        const int warmup = 10;
+        for (int i = 0; i < warmup + samples; ++i) {
+            startedNs = 0;
+            const qint64 t0 = nowNs();
+            must(store.enqueue(NewJob::tagged(u"bench.latency"_s, i)), u"enqueue"_s);
+            const qint64 t1 = nowNs();
+            QElapsedTimer wait;
+            wait.start();
+            while (startedNs.load() == 0 && wait.elapsed() < 5000)
+                QThread::usleep(50);
+            if (i >= warmup && startedNs.load() != 0) {
+                latencies << (startedNs.load() - t0) / 1e6;
+                enqueueCalls << (t1 - t0) / 1e6;
+            }
+            // Let the worker settle (write the outcome, go idle) before the next sample.
+            QCoreApplication::processEvents();
+            QThread::msleep(5 + QRandomGenerator::global()->bounded(20));
+        }
+        runner.stopNow();
+        runner.waitForStopped(10000);
+        emitLine(QJsonObject { { u"test"_s, u"latency"_s },
+                               { u"variant"_s, target.postgres ? u"listen_notify"_s : u"data_version_watch"_s },
+                               { u"backend"_s, target.postgres ? u"postgresql"_s : u"sqlite"_s },
+                               { u"concurrency"_s, c },
+                               { u"samples"_s, latencies.size() },
+                               { u"p50_ms"_s, round3(percentile(latencies, 50)) },
+                               { u"p95_ms"_s, round3(percentile(latencies, 95)) },
+                               { u"p99_ms"_s, round3(percentile(latencies, 99)) },
+                               { u"max_ms"_s, round3(percentile(latencies, 100)) },
+                               { u"enqueue_call_p50_ms"_s, round3(percentile(enqueueCalls, 50)) } });
+    }
+}
+
+void benchEnqueue(const Target &target, JobStore &store, int n)
+{
+    resetTable(store);
+    QElapsedTimer clock;
+    clock.start();
+    for (int done = 0; done < n; done += 1000) {
+        QList<NewJob> jobs;
+        for (int i = done; i < std::min(n, done + 1000); ++i)
+            jobs << NewJob::tagged(u"bench.noop"_s, i);
+        must(store.enqueueMany(jobs), u"enqueueMany"_s);
+    }
+    const double bulk = clock.nsecsElapsed() / 1e9;
+    emitLine(QJsonObject { { u"test"_s, u"enqueue_bulk"_s },
+                           { u"api"_s, u"JobStore::enqueueMany, chunks of 1000"_s },
+                           { u"backend"_s, target.postgres ? u"postgresql"_s : u"sqlite"_s },
+                           { u"n"_s, n },
+                           { u"jobs_per_s"_s, std::round(n / bulk) } });
+    const int single = std::min(n, 2000);
+    clock.restart();
+    for (int i = 0; i < single; ++i)
+        must(store.enqueue(NewJob::tagged(u"bench.noop"_s, i)), u"enqueue"_s);
+    const double s = clock.nsecsElapsed() / 1e9;
+    emitLine(QJsonObject { { u"test"_s, u"enqueue_single"_s },
+                           { u"api"_s, u"JobStore::enqueue (sequential, one connection)"_s },
+                           { u"backend"_s, target.postgres ? u"postgresql"_s : u"sqlite"_s },
+                           { u"n"_s, single },
+                           { u"jobs_per_s"_s, std::round(single / s) } });
+}
+
+// Cost of one claim of 50 + one completion of those 50, with `depth` runnable rows waiting
+// (and, separately, with `finished` finished rows lying around).
+void benchClaimDepth(const Target &target, JobStore &store, const QList<qint64> &depths)
+{
+    for (qint64 depth : depths) {
+        resetTable(store);
+        QSqlQuery q(store.database());
+        const QString table = store.options().table.quoted();
+        // Plain SQL fills millions of rows far faster than any API round trip would.
+        const QString insert = target.postgres
+            ? u"INSERT INTO %1 (payload) SELECT jsonb_build_object('tag', 'bench.noop', 'contents', g) FROM "
+              "generate_series(1, %2) g"_s.arg(table)
+                  .arg(depth)
+            : u"WITH RECURSIVE g(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM g WHERE x < %2) INSERT INTO %1 (payload) "
+              "SELECT json_object('tag', 'bench.noop', 'contents', x) FROM g"_s.arg(table)
+                  .arg(depth);
+        if (!q.exec(insert))
+            fail(u"fill"_s, makeError(ErrorCode::Database, q.lastError().text()));
+        if (target.postgres)
+            q.exec(u"VACUUM ANALYZE %1"_s.arg(table));
+        ClaimRequest request;
+        request.worker = u"bench:claim"_s;
+        request.types = { u"bench.noop"_s };
+        request.limit = 50;
+        const int rounds = 200;
+        QList<double> costs;
+        for (int i = 0; i < rounds; ++i) {
+            const qint64 t0 = nowNs();
+            const QList<Job> jobs = must(store.claim(request), u"claim"_s);
+            QList<JobOutcome> outcomes;
+            for (const Job &job : jobs)
+                outcomes << JobOutcome { job.id, true, {}, {}, 0, false };
+            must(store.complete(request.worker, outcomes), u"complete"_s);
+            costs << (nowNs() - t0) / 1e6;
+        }
+        emitLine(QJsonObject { { u"test"_s, u"claim_depth"_s },
+                               { u"backend"_s, target.postgres ? u"postgresql"_s : u"sqlite"_s },
+                               { u"depth"_s, depth },
+                               { u"batch"_s, 50 },
+                               { u"rounds"_s, rounds },
+                               { u"claim_complete_p50_ms"_s, round3(percentile(costs, 50)) },
+                               { u"claim_complete_p95_ms"_s, round3(percentile(costs, 95)) } });
+    }
+}
+
+qint64 rssKb(qint64 pid)
+{
+    QFile status(u"/proc/%1/status"_s.arg(pid));
+    if (!status.open(QIODevice::ReadOnly))
+        return -1;
+    for (const QByteArray &line : status.readAll().split('\n')) {
+        if (line.startsWith("VmRSS:"))
+            return line.mid(6).trimmed().split(' ').value(0).toLongLong();
+    }
+    return -1;
+}
+
+// The real headless worker: RSS when idle and while draining n no-op (echo) jobs.
+void benchRss(const Target &target, JobStore &store, int n)
+{
+    resetTable(store);
+    QString url;
+    if (target.postgres) {
+        const ConnectionSettings &s = target.settings;
+        url = u"postgresql://%1:%2@%3:%4/%5"_s.arg(s.user, s.password, s.host).arg(s.port).arg(s.database);
+    } else {
+        url = u"sqlite:"_s + target.settings.sqlitePath;
+    }
+    QProcess worker;
+    worker.setProgram(QStringLiteral(ODDJOBS_BINARY));
+    worker.setArguments({ u"--headless"_s, u"--database"_s, url, u"--log-level"_s, u"error"_s, u"--concurrency"_s, u"10"_s });
+    worker.setProcessChannelMode(QProcess::ForwardedErrorChannel);
+    worker.start();
+    worker.waitForStarted();
+    QThread::sleep(2);
+    const qint64 idle = rssKb(worker.processId());
+    fill(store, n, u"oddjobs.echo"_s);
+    qint64 peak = 0;
+    QElapsedTimer clock;
+    clock.start();
+    for (;;) {
+        peak = std::max(peak, rssKb(worker.processId()));
+        const qint64 left = must(store.count(JobFilter { {}, { JobStatus::Queued, JobStatus::Locked }, {}, {}, {}, {}, {}, {}, {} }),
+                                 u"count"_s);
+        if (left == 0 || clock.elapsed() > 120000)
+            break;
+        QThread::msleep(100);
+    }
+    worker.terminate();
+    worker.waitForFinished(30000);
+    emitLine(QJsonObject { { u"test"_s, u"rss"_s },
+                           { u"backend"_s, target.postgres ? u"postgresql"_s : u"sqlite"_s },
+                           { u"idle_kb"_s, idle },
+                           { u"draining_peak_kb"_s, peak },
+                           { u"n"_s, n } });
+}
+
+QList<int> intList(const QString &text)
+{
+    QList<int> out;
+    for (const QString &part : text.split(u',', Qt::SkipEmptyParts))
+        out << part.trimmed().toInt();
+    return out;
+}
+
+} // namespace
+
+int main(int argc, char *argv[])
+{
+    QCoreApplication app(argc, argv);
+    QCommandLineParser parser;
+    parser.addHelpOption();
+    const QCommandLineOption url(u"url"_s, u"Benchmark against this database instead of a throwaway cluster."_s, u"url"_s);
+    const QCommandLineOption sqlite(u"sqlite"_s, u"Benchmark an embedded SQLite file."_s);
+    const QCommandLineOption only(u"only"_s, u"throughput,latency,enqueue,claim_depth,rss"_s, u"list"_s);
+    const QCommandLineOption n(u"n"_s, u"Jobs per drain (20000)."_s, u"n"_s, u"20000"_s);
+    const QCommandLineOption conc(u"concurrency"_s, u"Concurrencies (1,10,32)."_s, u"list"_s, u"1,10,32"_s);
+    const QCommandLineOption batch(u"batch"_s, u"Claim batch sizes (500,1)."_s, u"list"_s, u"500,1"_s);
+    const QCommandLineOption samples(u"samples"_s, u"Latency samples (200)."_s, u"n"_s, u"200"_s);
+    const QCommandLineOption latConc(u"latency-concurrency"_s, u"Latency concurrencies (10,1)."_s, u"list"_s, u"10,1"_s);
+    const QCommandLineOption depths(u"depths"_s, u"Queue depths for the claim cost (10000,1000000)."_s, u"list"_s,
+                                    u"10000,1000000"_s);
+    const QCommandLineOption smoke(u"smoke"_s, u"Tiny inputs, every benchmark once (for CI)."_s);
+    parser.addOptions({ url, sqlite, only, n, conc, batch, samples, latConc, depths, smoke });
+    parser.process(app);
+    g_runId = qEnvironmentVariable("RUN_ID", QDateTime::currentDateTimeUtc().toString(Qt::ISODate));
+
+    const bool isSmoke = parser.isSet(smoke);
+    QStringList sections = parser.isSet(only) ? parser.value(only).split(u',')
+                                              : QStringList { u"throughput"_s, u"latency"_s, u"enqueue"_s,
+                                                              u"claim_depth"_s, u"rss"_s };
+    int jobs = parser.value(n).toInt();
+    QList<int> concurrencies = intList(parser.value(conc));
+    QList<int> batches = intList(parser.value(batch));
+    int latencySamples = parser.value(samples).toInt();
+    QList<int> latencyConcurrencies = intList(parser.value(latConc));
+    QList<qint64> depthList;
+    for (int d : intList(parser.value(depths)))
+        depthList << d;
+    if (isSmoke) {
+        jobs = 300;
+        concurrencies = { 4 };
+        batches = { 50 };
+        latencySamples = 10;
+        latencyConcurrencies = { 2 };
+        depthList = { 1000 };
+    }
+
+    std::unique_ptr<Test::PgCluster> cluster;
+    QTemporaryDir dir;
+    Target target;
+    if (parser.isSet(url)) {
+        target.settings = must(ConnectionSettings::fromUrl(parser.value(url)), u"--url"_s);
+    } else if (parser.isSet(sqlite)) {
+        target.settings = must(ConnectionSettings::fromUrl(u"sqlite:"_s + dir.filePath(u"bench.db"_s)), u"sqlite"_s);
+    } else {
+        Test::PgCluster::Options options;
+        options.durable = true; // the server defaults, like the peers' server
+        options.maxConnections = 200;
+        cluster = std::make_unique<Test::PgCluster>(options);
+        QString error;
+        if (!cluster->start(&error)) {
+            std::fprintf(stderr, "oddjobs_bench: cannot start PostgreSQL: %s\n", qPrintable(error));
+            return 1;
+        }
+        target.settings = must(ConnectionSettings::fromUrl(cluster->createDatabase()), u"cluster"_s);
+    }
+    target.postgres = target.settings.backend == Backend::PostgreSql;
+    auto store = must(JobStore::open(target.settings), u"open"_s);
+    must(store->migrate(), u"migrate"_s);
+
+    if (sections.contains(u"enqueue"_s))
+        benchEnqueue(target, *store, jobs);
+    if (sections.contains(u"throughput"_s))
+        benchThroughput(target, *store, jobs, concurrencies, batches);
+    if (sections.contains(u"latency"_s))
+        benchLatency(target, *store, latencySamples, latencyConcurrencies);
+    if (sections.contains(u"claim_depth"_s))
+        benchClaimDepth(target, *store, depthList);
+    if (sections.contains(u"rss"_s))
+        benchRss(target, *store, isSmoke ? 200 : jobs);
+    resetTable(*store);
+    return 0;
+}

@@ -1,0 +1,51 @@
+// Reads the JSON lines of one bench/compare.sh run and prints our figures beside the peers'
+// with the ratios the performance targets are stated in.
+//   node bench/ratios.mjs results.jsonl
+import { readFileSync } from 'node:fs';
+
+const rows = readFileSync(process.argv[2], 'utf8')
+  .split('\n')
+  .filter((l) => l.trim().startsWith('{'))
+  .map((l) => JSON.parse(l));
+
+const best = (filter, field) => {
+  const v = rows.filter(filter).map((r) => r[field]).filter((x) => typeof x === 'number');
+  return v.length ? Math.max(...v) : null;
+};
+const lowest = (filter, field) => {
+  const v = rows.filter(filter).map((r) => r[field]).filter((x) => typeof x === 'number');
+  return v.length ? Math.min(...v) : null;
+};
+const is = (tool, test, extra = () => true) => (r) => r.tool === tool && r.test === test && extra(r);
+const fmt = (x) => (x == null ? '-' : x >= 100 ? Math.round(x).toLocaleString('en') : x.toFixed(2));
+const ratio = (a, b) => (a == null || b == null || b === 0 ? '-' : (a / b).toFixed(2) + '×');
+
+const ours = (test, extra) => is('oddjobs', test, (r) => (r.backend ?? 'postgresql') === 'postgresql' && (!extra || extra(r)));
+const table = [
+  ['throughput, best config (jobs/s)', best(ours('throughput', (r) => r.variant !== 'batch1'), 'jobs_per_s'),
+    'graphile-worker batched', best(is('graphile-worker', 'throughput', (r) => r.variant === 'batched'), 'jobs_per_s'), '≥ 2×'],
+  ['throughput, best config (jobs/s)', best(ours('throughput', (r) => r.variant !== 'batch1'), 'jobs_per_s'),
+    'pg-boss batch50', best(is('pg-boss', 'throughput', (r) => r.variant === 'batch50'), 'jobs_per_s'), '≥ 4×'],
+  ['throughput, one job per claim (jobs/s)', best(ours('throughput', (r) => r.variant === 'batch1'), 'jobs_per_s'),
+    'graphile-worker default', best(is('graphile-worker', 'throughput', (r) => r.variant === 'default'), 'jobs_per_s'), '≥ 1×'],
+  ['latency p50 (ms), lower is better', lowest(ours('latency'), 'p50_ms'),
+    'graphile-worker', lowest(is('graphile-worker', 'latency'), 'p50_ms'), '≤ 0.8×'],
+  ['latency p50 (ms) vs bare SQL floor', lowest(ours('latency'), 'p50_ms'),
+    'insert+notify→claim floor', lowest(is('pg-floor', 'latency', (r) => /claim/.test(r.variant)), 'p50_ms'), '≤ 1.15×'],
+  ['latency p99 (ms)', lowest(ours('latency'), 'p99_ms'), '(target)', 10, '≤ 10 ms'],
+  ['bulk enqueue (jobs/s)', best(ours('enqueue_bulk'), 'jobs_per_s'),
+    'graphile-worker addJobs', best(is('graphile-worker', 'enqueue_bulk'), 'jobs_per_s'), '≥ 4×'],
+];
+console.log('| measure | oddjobs | peer | peer value | ratio | target |');
+console.log('|---|---:|---|---:|---:|---|');
+for (const [what, a, peer, b, target] of table)
+  console.log(`| ${what} | ${fmt(a)} | ${peer} | ${fmt(b)} | ${ratio(a, b)} | ${target} |`);
+const sqlite = best(is('oddjobs', 'throughput', (r) => r.backend === 'sqlite'), 'jobs_per_s');
+if (sqlite != null) console.log(`| SQLite throughput (jobs/s) | ${fmt(sqlite)} | (target) | 5,000 | ${ratio(sqlite, 5000)} | ≥ 5,000 |`);
+const depth = rows.filter(ours('claim_depth')).sort((a, b) => a.depth - b.depth);
+if (depth.length >= 2) {
+  const a = depth[0], b = depth[depth.length - 1];
+  console.log(`| claim+complete of 50, depth ${b.depth} vs ${a.depth} (ms p50) | ${fmt(b.claim_complete_p50_ms)} | depth ${a.depth} | ${fmt(a.claim_complete_p50_ms)} | ${ratio(b.claim_complete_p50_ms, a.claim_complete_p50_ms)} | ≤ 1.5× |`);
+}
+const rss = rows.find(ours('rss'));
+if (rss) console.log(`| worker RSS idle / draining (MB) | ${(rss.idle_kb / 1024).toFixed(1)} / ${(rss.draining_peak_kb / 1024).toFixed(1)} | (target) | 30 / 60 | - | ≤ 30 / 60 |`);
