@@ -64,7 +64,7 @@ int enqueue(JobStore &store, const AppOptions &o)
             return fail(makeError(ErrorCode::InvalidArgument, u"cannot read standard input"_s));
         text = in.readAll();
     }
-    QJsonValue contents;
+    QJsonValue contents(QJsonValue::Undefined);
     if (!text.trimmed().isEmpty()) {
         QJsonParseError error;
         const QJsonDocument doc = QJsonDocument::fromJson("[" + text + "\n]", &error);
@@ -83,7 +83,7 @@ int enqueue(JobStore &store, const AppOptions &o)
         }
         contents = doc.array().at(0);
     }
-    NewJob job = NewJob::tagged(o.jobType, contents.isUndefined() ? QJsonValue() : contents);
+    NewJob job = NewJob::tagged(o.jobType, contents);
     job.queue = o.queue;
     job.priority = o.priority;
     job.maxAttempts = o.maxAttempts;

@@ -51,7 +51,11 @@ int runHeadless(const AppOptions &options)
             auto n = enqueueDemoJobs(**store);
             if (!n)
                 return fail(n.error());
-            out() << "enqueued " << *n << " demo jobs" << Qt::endl;
+            // Through the log format: with --log-format json every line of output is JSON.
+            LogEvent e;
+            e.time = QDateTime::currentDateTimeUtc();
+            e.message = u"enqueued %1 demo jobs"_s.arg(*n);
+            out() << (options.jsonLogs ? e.toJsonLine() : e.toText()) << Qt::endl;
         }
     }
 

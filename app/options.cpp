@@ -341,7 +341,8 @@ ParsedOptions parseOptions(const QStringList &arguments)
     o.command = command;
     if (parser.isSet(help)) {
         p.exitCode = 0;
-        p.output = parser.helpText();
+        // Parsed before any application object exists, so Qt does not know the program's name.
+        p.output = parser.helpText().replace(u"<executable_name>"_s, QCoreApplication::applicationName());
         if (!worker)
             p.output.replace(QCoreApplication::applicationName() + u" [options]"_s,
                              QCoreApplication::applicationName() + u' ' + commandName(command) + u" [options]"_s);

@@ -11,12 +11,65 @@
 using namespace Qt::StringLiterals;
 using namespace OddJobs;
 
+std::optional<QStringList> ProcessHandlerSpec::splitCommandLine(const QString &commandLine)
+{
+    QStringList words;
+    QString word;
+    bool inWord = false;
+    for (qsizetype i = 0; i < commandLine.size(); ++i) {
+        const QChar c = commandLine.at(i);
+        if (c == u'\'') {
+            const qsizetype end = commandLine.indexOf(u'\'', i + 1);
+            if (end < 0)
+                return std::nullopt;
+            word += commandLine.mid(i + 1, end - i - 1);
+            inWord = true;
+            i = end;
+        } else if (c == u'"') {
+            inWord = true;
+            for (++i;; ++i) {
+                if (i >= commandLine.size())
+                    return std::nullopt;
+                const QChar q = commandLine.at(i);
+                if (q == u'"')
+                    break;
+                if (q == u'\\' && i + 1 < commandLine.size()
+                    && QStringView(u"\"\\$`").contains(commandLine.at(i + 1)))
+                    word += commandLine.at(++i);
+                else
+                    word += q;
+            }
+        } else if (c == u'\\') {
+            if (i + 1 >= commandLine.size())
+                return std::nullopt;
+            word += commandLine.at(++i);
+            inWord = true;
+        } else if (c.isSpace()) {
+            if (inWord)
+                words << word;
+            word.clear();
+            inWord = false;
+        } else {
+            word += c;
+            inWord = true;
+        }
+    }
+    if (inWord)
+        words << word;
+    return words;
+}
+
 Result<ProcessHandlerSpec> ProcessHandlerSpec::parse(const QString &type, const QString &commandLine)
 {
     ProcessHandlerSpec spec;
     spec.type = type;
     spec.commandLine = commandLine;
-    QStringList parts = QProcess::splitCommand(commandLine);
+    const std::optional<QStringList> split = splitCommandLine(commandLine);
+    if (!split)
+        return makeError(ErrorCode::InvalidArgument,
+                         u"the command line for '%1' has an unterminated quote or a trailing backslash: %2"_s.arg(
+                             type, commandLine));
+    QStringList parts = *split;
     if (parts.isEmpty())
         return makeError(ErrorCode::InvalidArgument, u"the handler for '%1' has an empty command"_s.arg(type));
     const QString program = parts.takeFirst();
@@ -42,11 +95,25 @@ Result<ProcessHandlerSpec> ProcessHandlerSpec::parse(const QString &type, const 
 }
 
 namespace {
-QString tailText(const QByteArray &bytes)
+// The last `maxBytes` bytes, starting at a character boundary.
+QByteArray utf8Tail(const QByteArray &bytes, qsizetype maxBytes)
 {
-    QString text = QString::fromUtf8(bytes).trimmed();
-    // The last lines say what went wrong; keep them readable in one log line.
+    QByteArray tail = bytes.size() > maxBytes ? bytes.right(maxBytes) : bytes;
+    qsizetype start = 0;
+    while (start < tail.size() && start < 3 && (uchar(tail.at(start)) & 0xc0) == 0x80)
+        ++start;
+    return tail.mid(start);
+}
+
+QString tailText(const QByteArray &bytes, qsizetype maxBytes)
+{
+    QString text = QString::fromUtf8(utf8Tail(bytes, maxBytes)).trimmed();
+    // The last lines say what went wrong; keep them readable in one log line, and within
+    // the limit even though " | " is longer than the line break it replaces.
     text.replace(u'\n', u" | "_s);
+    const QByteArray utf8 = text.toUtf8();
+    if (utf8.size() > maxBytes)
+        text = QString::fromUtf8(utf8Tail(utf8, maxBytes)).trimmed();
     return text;
 }
 } // namespace
@@ -114,13 +181,13 @@ JobHandler makeProcessHandler(const ProcessHandlerSpec &spec)
         if (process.exitStatus() == QProcess::CrashExit) {
             QString message = u"%1 crashed (killed by a signal)"_s.arg(QFileInfo(spec.program).fileName());
             if (!stderrTail.isEmpty())
-                message += u": "_s + tailText(stderrTail);
+                message += u": "_s + tailText(stderrTail, spec.stderrTailBytes);
             return HandlerResult::failure(message, QJsonObject { { u"kind"_s, u"crash"_s } });
         }
         if (process.exitCode() != 0) {
             const QString message = stderrTail.trimmed().isEmpty()
                 ? u"%1 exited with code %2"_s.arg(QFileInfo(spec.program).fileName()).arg(process.exitCode())
-                : tailText(stderrTail);
+                : tailText(stderrTail, spec.stderrTailBytes);
             return HandlerResult::failure(message, QJsonObject { { u"kind"_s, u"exit"_s },
                                                                  { u"exit_code"_s, process.exitCode() } });
         }

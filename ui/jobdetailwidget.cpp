@@ -76,21 +76,21 @@ JobDetailWidget::JobDetailWidget(QWidget *parent)
     m_form->addRow(tr("Times:"), m_times);
     m_form->addRow(tr("Worker:"), m_worker);
     layout->addLayout(m_form);
-    m_payload = addJsonBox(tr("Payload"), layout);
-    m_error = addJsonBox(tr("Last error"), layout);
-    m_result = addJsonBox(tr("Result"), layout);
+    m_payload = addJsonBox(tr("Payload"), tr("Copy the payload to the clipboard"), layout);
+    m_error = addJsonBox(tr("Last error"), tr("Copy the last error to the clipboard"), layout);
+    m_result = addJsonBox(tr("Result"), tr("Copy the result to the clipboard"), layout);
     outer->addWidget(m_body);
     setJob(std::nullopt);
 }
 
-QPlainTextEdit *JobDetailWidget::addJsonBox(const QString &title, QLayout *layout)
+QPlainTextEdit *JobDetailWidget::addJsonBox(const QString &title, const QString &copyTip, QLayout *layout)
 {
     auto *header = new QHBoxLayout;
     auto *label = new QLabel(u"<b>%1</b>"_s.arg(title.toHtmlEscaped()), m_body);
     auto *copy = new QToolButton(m_body);
     copy->setText(tr("Copy"));
-    copy->setToolTip(tr("Copy %1 to the clipboard").arg(title.toLower()));
-    copy->setAccessibleName(tr("Copy %1").arg(title.toLower()));
+    copy->setToolTip(copyTip);
+    copy->setAccessibleName(copyTip);
     copy->setAutoRaise(true);
     header->addWidget(label);
     header->addStretch();

@@ -23,7 +23,7 @@ public:
     static QString prettyJson(const QJsonValue &value);
 
 private:
-    QPlainTextEdit *addJsonBox(const QString &title, QLayout *layout);
+    QPlainTextEdit *addJsonBox(const QString &title, const QString &copyTip, QLayout *layout);
 
     std::optional<Job> m_job;
     QLabel *m_title = nullptr;

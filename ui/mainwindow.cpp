@@ -18,6 +18,7 @@
 #include <QHeaderView>
 #include <QLabel>
 #include <QLineEdit>
+#include <QLocale>
 #include <QMenu>
 #include <QMenuBar>
 #include <QMessageBox>
@@ -28,6 +29,7 @@
 #include <QTableView>
 #include <QTimer>
 #include <QToolBar>
+#include <QPushButton>
 #include <QToolButton>
 #include <QVBoxLayout>
 
@@ -154,13 +156,13 @@ void MainWindow::buildFilterBar(QWidget *parent, QVBoxLayout *layout)
     m_search = new QLineEdit(parent);
     m_search->setPlaceholderText(tr("Search by id or payload text"));
     m_search->setClearButtonEnabled(true);
+    m_search->setMinimumWidth(m_search->fontMetrics().horizontalAdvance(m_search->placeholderText()) + 30);
     m_search->setAccessibleName(tr("Search"));
     m_search->setObjectName(u"searchFilter"_s);
     bar->addWidget(m_search, 2);
 
-    m_statusButton = new QToolButton(parent);
+    m_statusButton = new QPushButton(parent);
     m_statusButton->setText(tr("Status: all"));
-    m_statusButton->setPopupMode(QToolButton::InstantPopup);
     m_statusButton->setAccessibleName(tr("Status filter"));
     m_statusButton->setObjectName(u"statusFilter"_s);
     auto *statusMenu = new QMenu(m_statusButton);
@@ -180,7 +182,7 @@ void MainWindow::buildFilterBar(QWidget *parent, QVBoxLayout *layout)
         c->setInsertPolicy(QComboBox::NoInsert);
         c->lineEdit()->setPlaceholderText(placeholder);
         c->lineEdit()->setClearButtonEnabled(true);
-        c->setMinimumContentsLength(12);
+        c->setMinimumContentsLength(std::max<int>(12, int(placeholder.size()) + 2));
         c->setAccessibleName(accessible);
         return c;
     };
@@ -194,6 +196,7 @@ void MainWindow::buildFilterBar(QWidget *parent, QVBoxLayout *layout)
     m_workerFilter->setPlaceholderText(tr("Any worker"));
     m_workerFilter->setClearButtonEnabled(true);
     m_workerFilter->setAccessibleName(tr("Worker filter"));
+    m_workerFilter->setMinimumWidth(m_workerFilter->fontMetrics().horizontalAdvance(m_workerFilter->placeholderText()) + 36);
     bar->addWidget(m_workerFilter, 1);
     m_timeFilter = new QComboBox(parent);
     m_timeFilter->setAccessibleName(tr("Time filter"));
@@ -541,10 +544,10 @@ void MainWindow::updateStatus()
         const qint64 now = QDateTime::currentMSecsSinceEpoch();
         while (!m_finishTimes.empty() && m_finishTimes.front() < now - 5000)
             m_finishTimes.pop_front();
-        m_rateLabel->setText(tr("%1 jobs/s").arg(QString::number(m_finishTimes.size() / 5.0, 'f', 1)));
+        m_rateLabel->setText(tr("%1 jobs/s").arg(QLocale().toString(m_finishTimes.size() / 5.0, 'f', 1)));
     }
     const qint64 total = m_model->totalEstimate();
-    m_totalLabel->setText(total >= 0 ? tr("%L1 jobs match").arg(total) : QString());
+    m_totalLabel->setText(total >= 0 ? tr("Matching: %L1").arg(total) : QString());
 }
 
 void MainWindow::startWorker()
@@ -702,13 +705,11 @@ void MainWindow::act(Act what)
                                        return;
                                    }
                                    const QString question = what == Act::RunNow
-                                       ? tr("Run all %L1 jobs matching the filter now?", nullptr, int(*count)).arg(*count)
+                                       ? tr("Run every job matching the filter now? (%L1 in all)").arg(*count)
                                        : what == Act::Cancel
-                                       ? tr("Cancel all %L1 jobs matching the filter (running ones too)?", nullptr,
-                                            int(*count))
+                                       ? tr("Cancel every job matching the filter, running ones too? (%L1 in all)")
                                              .arg(*count)
-                                       : tr("Delete all %L1 jobs matching the filter? This cannot be undone.", nullptr,
-                                            int(*count))
+                                       : tr("Delete every job matching the filter? (%L1 in all) This cannot be undone.")
                                              .arg(*count);
                                    if (QMessageBox::question(this, name, question) == QMessageBox::Yes)
                                        runAction(what, filter);
@@ -851,7 +852,10 @@ void MainWindow::restoreLayout()
                                               { JobTableModel::UpdatedColumn, 140 }, { JobTableModel::WorkerColumn, 140 },
                                               { JobTableModel::DurationColumn, 80 } };
         for (const auto &[column, width] : widths)
-            m_view->setColumnWidth(column, width);
+            m_view->setColumnWidth(
+                column, std::max(width, m_view->horizontalHeader()->fontMetrics().horizontalAdvance(
+                                            m_model->headerData(column, Qt::Horizontal).toString())
+                                            + 28));
     }
 }
 

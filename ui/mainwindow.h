@@ -16,6 +16,7 @@ class QSpinBox;
 class QTableView;
 class QTimer;
 class QVBoxLayout;
+class QPushButton;
 class QToolButton;
 
 namespace OddJobs::Ui {
@@ -106,7 +107,7 @@ private:
 
     // filter bar
     QLineEdit *m_search = nullptr;
-    QToolButton *m_statusButton = nullptr;
+    QPushButton *m_statusButton = nullptr;
     QList<QAction *> m_statusActions;
     QComboBox *m_typeFilter = nullptr;
     QComboBox *m_queueFilter = nullptr;

@@ -88,7 +88,7 @@ NewJob NewJob::tagged(const QString &type, const QJsonValue &contents)
 {
     NewJob job;
     QJsonObject payload { { u"tag"_s, type } };
-    if (!contents.isUndefined() && !contents.isNull())
+    if (!contents.isUndefined())
         payload.insert(u"contents"_s, contents);
     job.payload = payload;
     return job;

@@ -76,8 +76,9 @@ struct OJ_CORE_EXPORT NewJob
     std::optional<int> maxAttempts;
     std::optional<int> timeoutSeconds;
 
-    // Convenience: payload {"tag": type, "contents": contents}.
-    static NewJob tagged(const QString &type, const QJsonValue &contents = {});
+    // Convenience: payload {"tag": type, "contents": contents}; without contents (Undefined)
+    // just {"tag": type}, as odd-jobs encodes a constructor without arguments.
+    static NewJob tagged(const QString &type, const QJsonValue &contents = QJsonValue(QJsonValue::Undefined));
 };
 
 enum class TimeField { CreatedAt, UpdatedAt, RunAt, FinishedAt };
