@@ -1,0 +1,162 @@
+#pragma once
+
+// The side table in which test handlers record every execution, shared by the test worker
+// process (oddjobs_test_worker) and tst_runnerprocesses:
+//   executions(exec_id, job_id, worker, started_at, finished_at)
+// PostgreSQL stamps the times with clock_timestamp(); SQLite gets integer microseconds of the
+// local clock (one host, so one clock for every process). Each handler thread writes over a
+// connection of its own, opened in that thread and removed when the thread ends.
+
+#include "oddjobs/connectionsettings.h"
+
+#include <QAtomicInteger>
+#include <QHash>
+#include <QSqlDatabase>
+#include <QSqlError>
+#include <QSqlQuery>
+#include <QString>
+#include <QThread>
+#include <chrono>
+#include <functional>
+
+namespace OddJobs::Test {
+
+inline QString executionsTableSql(Backend backend)
+{
+    using namespace Qt::StringLiterals;
+    if (backend == Backend::PostgreSql)
+        return u"CREATE TABLE executions (exec_id bigserial PRIMARY KEY, job_id bigint NOT NULL, "
+               "worker text NOT NULL, started_at timestamptz NOT NULL, finished_at timestamptz)"_s;
+    return u"CREATE TABLE executions (exec_id INTEGER PRIMARY KEY, job_id INTEGER NOT NULL, "
+           "worker TEXT NOT NULL, started_at INTEGER NOT NULL, finished_at INTEGER)"_s;
+}
+
+inline qint64 microsNow()
+{
+    return std::chrono::duration_cast<std::chrono::microseconds>(
+               std::chrono::system_clock::now().time_since_epoch())
+        .count();
+}
+
+// One connection per thread and database, created in that thread under a unique name and
+// removed (in that thread) when the thread exits.
+class ThreadConnections
+{
+public:
+    ThreadConnections() = default;
+    ThreadConnections(const ThreadConnections &) = delete;
+    ThreadConnections &operator=(const ThreadConnections &) = delete;
+    ~ThreadConnections()
+    {
+        for (const QString &name : std::as_const(m_names)) {
+            {
+                QSqlDatabase db = QSqlDatabase::database(name, false);
+                db.close();
+            }
+            QSqlDatabase::removeDatabase(name);
+        }
+    }
+
+    static ThreadConnections &current()
+    {
+        thread_local ThreadConnections connections;
+        return connections;
+    }
+
+    // The open connection for `settings`, or an invalid one with *error set.
+    QSqlDatabase get(const ConnectionSettings &settings, QString *error)
+    {
+        using namespace Qt::StringLiterals;
+        const QString key = settings.displayString();
+        if (const auto it = m_names.constFind(key); it != m_names.cend()) {
+            QSqlDatabase db = QSqlDatabase::database(*it, false);
+            if (db.isOpen())
+                return db;
+        }
+        static QAtomicInteger<quint64> counter;
+        const QString name = u"oddjobs-test-exec-%1"_s.arg(counter.fetchAndAddRelaxed(1));
+        QSqlDatabase db;
+        if (settings.backend == Backend::PostgreSql) {
+            db = QSqlDatabase::addDatabase(u"QPSQL"_s, name);
+            db.setHostName(settings.host);
+            if (settings.port > 0)
+                db.setPort(settings.port);
+            db.setUserName(settings.user);
+            db.setPassword(settings.password);
+            db.setDatabaseName(settings.database);
+            db.setConnectOptions(u"connect_timeout=10"_s);
+        } else {
+            db = QSqlDatabase::addDatabase(u"QSQLITE"_s, name);
+            db.setDatabaseName(settings.sqlitePath);
+            db.setConnectOptions(u"QSQLITE_BUSY_TIMEOUT=60000"_s);
+        }
+        bool ok = db.open();
+        if (ok && settings.backend == Backend::Sqlite) {
+            // The jobs file is already in WAL mode; a test log needs no fsync per write.
+            QSqlQuery q(db);
+            ok = q.exec(u"PRAGMA synchronous=NORMAL"_s);
+        }
+        if (!ok) {
+            if (error)
+                *error = db.lastError().text();
+            db.close();
+            db = QSqlDatabase();
+            QSqlDatabase::removeDatabase(name);
+            return {};
+        }
+        m_names.insert(key, name);
+        return db;
+    }
+
+private:
+    QHash<QString, QString> m_names; // settings -> connection name
+};
+
+// Records that `worker` executes job `jobId`: a row with started_at, then `work()`, then
+// finished_at. Returns false (and *error) when the log could not be written.
+inline bool recordExecution(const ConnectionSettings &settings, qint64 jobId, const QString &worker,
+                            const std::function<void()> &work, QString *error)
+{
+    using namespace Qt::StringLiterals;
+    QSqlDatabase db = ThreadConnections::current().get(settings, error);
+    if (!db.isValid())
+        return false;
+    const bool pg = settings.backend == Backend::PostgreSql;
+    qint64 execId = 0;
+    {
+        QSqlQuery q(db);
+        q.prepare(
+            pg ? u"INSERT INTO executions (job_id, worker, started_at) VALUES (?, ?, "
+                 u"clock_timestamp()) "
+                 "RETURNING exec_id"_s
+               : u"INSERT INTO executions (job_id, worker, started_at) VALUES (?, ?, ?) RETURNING exec_id"_s);
+        q.addBindValue(jobId);
+        q.addBindValue(worker);
+        if (!pg)
+            q.addBindValue(microsNow());
+        if (!q.exec() || !q.next()) {
+            if (error)
+                *error = u"cannot record the start of job %1: %2"_s.arg(jobId).arg(
+                    q.lastError().text());
+            return false;
+        }
+        execId = q.value(0).toLongLong();
+        q.finish(); // SQLite commits an INSERT ... RETURNING when the statement is reset
+    }
+    if (work)
+        work();
+    QSqlQuery q(db);
+    q.prepare(pg ? u"UPDATE executions SET finished_at = clock_timestamp() WHERE exec_id = ?"_s
+                 : u"UPDATE executions SET finished_at = ? WHERE exec_id = ?"_s);
+    if (!pg)
+        q.addBindValue(microsNow());
+    q.addBindValue(execId);
+    if (!q.exec()) {
+        if (error)
+            *error = u"cannot record the end of job %1: %2"_s.arg(jobId).arg(q.lastError().text());
+        return false;
+    }
+    return true;
+}
+
+} // namespace OddJobs::Test

@@ -1,0 +1,1221 @@
+// The runner (SPEC §3 lifecycle, §4 runner) in one process: outcomes, retries and backoff,
+// timeouts, cancellation, shutdown, wake-ups by notification, concurrency control and
+// reconnection, against SQLite files and the harness's real PostgreSQL.
+
+#include "runnertestutil.h"
+
+#include <QElapsedTimer>
+#include <QLoggingCategory>
+#include <QMutex>
+#include <QRegularExpression>
+#include <QSignalSpy>
+#include <QTest>
+#include <QThread>
+#include <atomic>
+#include <limits>
+#include <memory>
+
+using namespace OddJobs;
+using namespace OddJobs::Test;
+using namespace RunnerTest;
+using namespace Qt::StringLiterals;
+
+namespace {
+
+// Every job signal of a runner (and stopped()) as one signal (what, job id), so a single
+// QSignalSpy sees the whole sequence in order and spyToString() prints it:
+// "(started, 1) (failed, 1) (started, 1) (succeeded, 1)".
+class RunnerEvents : public QObject
+{
+    Q_OBJECT
+public:
+    explicit RunnerEvents(Runner *runner)
+    {
+        connect(runner, &Runner::jobStarted, this,
+                [this](const Job &job) { Q_EMIT event(u"started"_s, job.id); });
+        connect(runner, &Runner::jobSucceeded, this,
+                [this](const Job &job, qint64) { Q_EMIT event(u"succeeded"_s, job.id); });
+        connect(runner, &Runner::jobFailed, this,
+                [this](const Job &job, const QJsonValue &, qint64) {
+                    Q_EMIT event(u"failed"_s, job.id);
+                });
+        connect(runner, &Runner::jobPermanentlyFailed, this,
+                [this](const Job &job, const QJsonValue &, qint64) {
+                    Q_EMIT event(u"permanentlyFailed"_s, job.id);
+                });
+        connect(runner, &Runner::jobTimedOut, this,
+                [this](const Job &job) { Q_EMIT event(u"timedOut"_s, job.id); });
+        connect(runner, &Runner::jobCancelled, this,
+                [this](const Job &job) { Q_EMIT event(u"cancelled"_s, job.id); });
+        connect(runner, &Runner::stopped, this, [this] { Q_EMIT event(u"stopped"_s, 0); });
+    }
+
+Q_SIGNALS:
+    void event(const QString &what, qint64 id);
+};
+
+int countEvents(const QSignalSpy &spy, const QString &what, qint64 id = -1)
+{
+    int n = 0;
+    for (const QList<QVariant> &args : spy) {
+        if (args.at(0).toString() == what && (id < 0 || args.at(1).toLongLong() == id))
+            ++n;
+    }
+    return n;
+}
+
+// What handlers did, recorded from the pool's threads.
+struct Execution
+{
+    qint64 id = 0;
+    QString type;
+    int attempt = 0;
+    QDateTime claimedAt; // the job's started_at (database clock) as the handler saw it
+    QDateTime wallStart; // the local clock when the handler began
+    qint64 startMs = 0; // Recorder::clock at start and end
+    qint64 endMs = -1;
+    StopReason stopReason = StopReason::None;
+    QString handler; // which registration ran it
+    bool sleepInterrupted = false;
+};
+
+class Recorder
+{
+public:
+    Recorder() { m_clock.start(); }
+
+    // Records a handler's start and, on destruction, its end (also when it throws).
+    class Scope
+    {
+    public:
+        Scope(Recorder &recorder, const JobContext &ctx, const QString &handler = {})
+            : m_recorder(recorder)
+            , m_ctx(ctx)
+            , m_index(recorder.begin(ctx, handler))
+        {
+        }
+        ~Scope() { m_recorder.end(m_index, m_ctx.stopReason(), m_interrupted); }
+        Scope(const Scope &) = delete;
+        Scope &operator=(const Scope &) = delete;
+        void setSleepInterrupted(bool interrupted) { m_interrupted = interrupted; }
+
+    private:
+        Recorder &m_recorder;
+        const JobContext &m_ctx;
+        int m_index;
+        bool m_interrupted = false;
+    };
+
+    qint64 now() const { return m_clock.elapsed(); }
+
+    QList<Execution> executions() const
+    {
+        QMutexLocker lock(&m_mutex);
+        return m_executions;
+    }
+    QList<Execution> executionsOf(qint64 id) const
+    {
+        QList<Execution> out;
+        const QList<Execution> all = executions();
+        for (const Execution &e : all) {
+            if (e.id == id)
+                out << e;
+        }
+        return out;
+    }
+    int count() const
+    {
+        QMutexLocker lock(&m_mutex);
+        return int(m_executions.size());
+    }
+    int running() const
+    {
+        QMutexLocker lock(&m_mutex);
+        return m_running;
+    }
+    int maxConcurrent() const
+    {
+        QMutexLocker lock(&m_mutex);
+        return m_maxRunning;
+    }
+    // Two executions of one job that overlapped in time, as text (empty: none).
+    QString overlaps() const
+    {
+        const QList<Execution> all = executions();
+        QStringList problems;
+        for (qsizetype i = 0; i < all.size(); ++i) {
+            for (qsizetype j = i + 1; j < all.size(); ++j) {
+                const Execution &a = all.at(i), &b = all.at(j);
+                if (a.id != b.id)
+                    continue;
+                const qint64 aEnd = a.endMs < 0 ? std::numeric_limits<qint64>::max() : a.endMs;
+                const qint64 bEnd = b.endMs < 0 ? std::numeric_limits<qint64>::max() : b.endMs;
+                if (a.startMs < bEnd && b.startMs < aEnd)
+                    problems << u"job %1: [%2, %3] and [%4, %5] ms"_s.arg(a.id)
+                                    .arg(a.startMs)
+                                    .arg(a.endMs)
+                                    .arg(b.startMs)
+                                    .arg(b.endMs);
+            }
+        }
+        return problems.join(u"; "_s);
+    }
+
+private:
+    int begin(const JobContext &ctx, const QString &handler)
+    {
+        Execution e;
+        e.id = ctx.job().id;
+        e.type = ctx.type();
+        e.attempt = ctx.attempt();
+        e.claimedAt = ctx.job().startedAt;
+        e.wallStart = QDateTime::currentDateTimeUtc();
+        e.startMs = m_clock.elapsed();
+        e.handler = handler;
+        QMutexLocker lock(&m_mutex);
+        m_executions << e;
+        m_maxRunning = std::max(m_maxRunning, ++m_running);
+        return int(m_executions.size() - 1);
+    }
+    void end(int index, StopReason reason, bool interrupted)
+    {
+        QMutexLocker lock(&m_mutex);
+        Execution &e = m_executions[index];
+        e.endMs = m_clock.elapsed();
+        e.stopReason = reason;
+        e.sleepInterrupted = interrupted;
+        --m_running;
+    }
+
+    QElapsedTimer m_clock; // started before any handler runs, only read afterwards
+    mutable QMutex m_mutex;
+    QList<Execution> m_executions;
+    int m_running = 0;
+    int m_maxRunning = 0;
+};
+
+using RecorderPtr = std::shared_ptr<Recorder>;
+
+// The "backend" column with one row per backend.
+void backendData()
+{
+    addBackendColumns();
+    addBackendRows();
+}
+
+// A handler that records itself and sleeps `ms` cooperatively, then succeeds.
+JobHandler napping(RecorderPtr rec, int ms)
+{
+    return [rec, ms](JobContext &ctx) {
+        Recorder::Scope scope(*rec, ctx);
+        scope.setSleepInterrupted(!ctx.sleepFor(ms));
+        return HandlerResult::success();
+    };
+}
+
+// A handler that records itself and blocks `ms` without looking at the stop request.
+JobHandler stubborn(RecorderPtr rec, int ms)
+{
+    return [rec, ms](JobContext &ctx) {
+        Recorder::Scope scope(*rec, ctx);
+        QElapsedTimer t;
+        t.start();
+        while (t.elapsed() < ms)
+            QThread::msleep(10);
+        return HandlerResult::success();
+    };
+}
+
+QString events(std::initializer_list<std::pair<const char *, qint64>> list)
+{
+    QStringList parts;
+    for (const auto &[what, id] : list)
+        parts << u"(%1, %2)"_s.arg(QString::fromLatin1(what)).arg(id);
+    return parts.join(u' ');
+}
+
+} // namespace
+
+class TestRunner : public QObject
+{
+    Q_OBJECT
+
+private slots:
+    void initTestCase();
+    void cleanupTestCase();
+
+    // outcomes
+    void success_data() { backendData(); }
+    void success();
+    void failureRetriesWithBackoff_data() { backendData(); }
+    void failureRetriesWithBackoff();
+    void handlerThrows_data();
+    void handlerThrows();
+    void maxAttempts_data();
+    void maxAttempts();
+
+    // timeouts and cancellation
+    void timeoutCooperative_data();
+    void timeoutCooperative();
+    void timeoutIgnoredByHandler_data() { backendData(); }
+    void timeoutIgnoredByHandler();
+    void cancelRunningJob_data() { backendData(); }
+    void cancelRunningJob();
+
+    // shutdown
+    void gracefulShutdown_data() { backendData(); }
+    void gracefulShutdown();
+    void shutdownTimeoutHandsBack_data() { backendData(); }
+    void shutdownTimeoutHandsBack();
+    void stopNowHandsBack_data() { backendData(); }
+    void stopNowHandsBack();
+    void destructorWhileRunning_data() { backendData(); }
+    void destructorWhileRunning();
+
+    // wake-ups
+    void notificationStartsJobsPostgres();
+    void changeWatchStartsJobsSqlite();
+
+    // concurrency control and what a runner takes
+    void maxConcurrentJobs_data() { backendData(); }
+    void maxConcurrentJobs();
+    void dynamicConcurrency_data() { backendData(); }
+    void dynamicConcurrency();
+    void queuesFilter_data() { backendData(); }
+    void queuesFilter();
+    void onlyHandledTypes_data() { backendData(); }
+    void onlyHandledTypes();
+    void catchAllHandler_data() { backendData(); }
+    void catchAllHandler();
+
+    // resilience (a cluster of its own: the shared one must not restart under other tests)
+    void reconnectAfterRestart_data();
+    void reconnectAfterRestart();
+
+private:
+    std::unique_ptr<PgCluster> m_restartCluster;
+};
+
+void TestRunner::initTestCase()
+{
+    // Each job logs a few info lines; warnings and errors stay visible.
+    QLoggingCategory::setFilterRules(
+        u"oddjobs.core.runner.info=false\noddjobs.core.store.info=false\n"
+        "oddjobs.core.schema.info=false"_s);
+}
+
+void TestRunner::cleanupTestCase()
+{
+    m_restartCluster.reset();
+}
+
+// --- outcomes --------------------------------------------------------------------------------
+
+void TestRunner::success()
+{
+    QFETCH(QString, backend);
+    ODDJOBS_FRESH_URL(backend, url);
+    RT_ASSIGN(store, openStore(url));
+
+    auto rec = std::make_shared<Recorder>();
+    HandlerRegistry handlers;
+    handlers.add(u"add"_s, [rec](JobContext &ctx) {
+        Recorder::Scope scope(*rec, ctx);
+        const QJsonObject c = ctx.job().payload[u"contents"_s].toObject();
+        return HandlerResult::success(
+            QJsonObject { { u"sum"_s, c[u"a"_s].toInt() + c[u"b"_s].toInt() } });
+    });
+    // A handler returning nothing succeeds; its result comes from setResult().
+    handlers.add(u"void"_s, [rec](JobContext &ctx) {
+        Recorder::Scope scope(*rec, ctx);
+        ctx.setResult(QJsonArray { 1, u"two"_s });
+    });
+
+    Runner runner(testConfig(url), handlers);
+    RunnerEvents ev(&runner);
+    QSignalSpy spy(&ev, &RunnerEvents::event);
+    QSignalSpy startedSpy(&runner, &Runner::jobStarted);
+    QSignalSpy succeededSpy(&runner, &Runner::jobSucceeded);
+    runner.start();
+    QTRY_COMPARE_WITH_TIMEOUT(runner.state(), Runner::State::Running, scaled(10000));
+
+    RT_ASSIGN(added, store->enqueue(jobOf(u"add"_s, QJsonObject { { u"a"_s, 2 }, { u"b"_s, 3 } })));
+    QTRY_COMPARE_WITH_TIMEOUT(spyToString(spy),
+                              events({ { "started", added.id }, { "succeeded", added.id } }),
+                              scaled(10000));
+    RT_ASSIGN(voided, store->enqueue(jobOf(u"void"_s)));
+    QTRY_COMPARE_WITH_TIMEOUT(spyToString(spy),
+                              events({ { "started", added.id },
+                                       { "succeeded", added.id },
+                                       { "started", voided.id },
+                                       { "succeeded", voided.id } }),
+                              scaled(10000));
+
+    // The signals carry the job: locked by this worker when it starts, with its result after.
+    const Job started = startedSpy.at(0).at(0).value<Job>();
+    QCOMPARE(started.id, added.id);
+    QCOMPARE(started.status, JobStatus::Locked);
+    QCOMPARE(started.lockedBy, runner.workerName());
+    QCOMPARE(started.attempts, 1);
+    const Job succeeded = succeededSpy.at(0).at(0).value<Job>();
+    QCOMPARE(succeeded.status, JobStatus::Success);
+    QCOMPARE(jsonText(succeeded.result), u"{\"sum\":5}"_s);
+    QVERIFY(succeededSpy.at(0).at(1).toLongLong() >= 0);
+
+    RT_FIND(row, *store, added.id);
+    QCOMPARE(row.status, JobStatus::Success);
+    QCOMPARE(jsonText(row.result), u"{\"sum\":5}"_s);
+    QCOMPARE(row.attempts, 1);
+    QVERIFY2(row.lockedBy.isEmpty() && !row.lockedAt.isValid(), qPrintable(describe(row)));
+    QVERIFY2(row.lastError.isNull(), qPrintable(describe(row)));
+    QVERIFY2(row.startedAt.isValid() && row.finishedAt >= row.startedAt, qPrintable(describe(row)));
+    RT_FIND(voidRow, *store, voided.id);
+    QCOMPARE(voidRow.status, JobStatus::Success);
+    QCOMPARE(jsonText(voidRow.result), u"[1,\"two\"]"_s);
+    QCOMPARE(rec->count(), 2);
+}
+
+void TestRunner::failureRetriesWithBackoff()
+{
+    QFETCH(QString, backend);
+    ODDJOBS_FRESH_URL(backend, url);
+    RT_ASSIGN(store, openStore(url));
+
+    auto rec = std::make_shared<Recorder>();
+    HandlerRegistry handlers;
+    handlers.add(u"flaky"_s, [rec](JobContext &ctx) {
+        Recorder::Scope scope(*rec, ctx);
+        return HandlerResult::failure(u"nope"_s, QJsonObject { { u"code"_s, 7 } });
+    });
+    RunnerConfig config = testConfig(url);
+    config.backoff = Backoff { Backoff::Kind::Fixed, 0.3 };
+    config.defaultMaxAttempts = 10;
+    Runner runner(config, handlers);
+    RunnerEvents ev(&runner);
+    QSignalSpy spy(&ev, &RunnerEvents::event);
+    QSignalSpy failedSpy(&runner, &Runner::jobFailed);
+    QSignalSpy permanentSpy(&runner, &Runner::jobPermanentlyFailed);
+    // The row as it is right after each retryable failure (read in the main thread as the
+    // signal arrives; the retry is 300 ms away).
+    QList<Job> afterFailure;
+    connect(&runner, &Runner::jobFailed, &runner, [&](const Job &job) {
+        if (auto found = store->find(job.id); found && *found)
+            afterFailure << **found;
+    });
+    runner.start();
+
+    NewJob job = jobOf(u"flaky"_s);
+    job.maxAttempts = 3;
+    RT_ASSIGN(enqueued, store->enqueue(job));
+    const qint64 id = enqueued.id;
+    QTRY_COMPARE_WITH_TIMEOUT(spyToString(spy),
+                              events({ { "started", id },
+                                       { "failed", id },
+                                       { "started", id },
+                                       { "failed", id },
+                                       { "started", id },
+                                       { "permanentlyFailed", id } }),
+                              scaled(15000));
+
+    RT_FIND(row, *store, id);
+    QCOMPARE(row.status, JobStatus::Failed);
+    QCOMPARE(row.attempts, 3);
+    QVERIFY2(row.lockedBy.isEmpty(), qPrintable(describe(row)));
+    const QJsonObject error = errorObject(row);
+    QCOMPARE(error[u"message"_s].toString(), u"nope"_s);
+    QCOMPARE(error[u"kind"_s].toString(), u"error"_s);
+    QCOMPARE(error[u"code"_s].toInt(), 7);
+    QCOMPARE(error[u"worker"_s].toString(), runner.workerName());
+    QCOMPARE(failedSpy.at(0).at(1).toJsonValue().toObject()[u"message"_s].toString(), u"nope"_s);
+    QCOMPARE(permanentSpy.at(0).at(1).toJsonValue().toObject()[u"code"_s].toInt(), 7);
+
+    // Each failure scheduled the retry a full backoff after the attempt finished, and the next
+    // attempt did not start before that.
+    const QList<Execution> runs = rec->executionsOf(id);
+    QCOMPARE(runs.size(), 3);
+    QCOMPARE(afterFailure.size(), 2);
+    for (int i = 0; i < 2; ++i) {
+        const Job &r = afterFailure.at(i);
+        QCOMPARE(runs.at(i).attempt, i + 1);
+        QVERIFY2(r.status == JobStatus::Retry || r.status == JobStatus::Locked,
+                 qPrintable(describe(r)));
+        QCOMPARE(errorObject(r)[u"message"_s].toString(), u"nope"_s);
+        QVERIFY2(r.finishedAt.isValid() && r.runAt >= r.finishedAt.addMSecs(299),
+                 qPrintable(describe(r)));
+        QVERIFY2(runs.at(i + 1).claimedAt >= r.runAt.addMSecs(-1),
+                 qPrintable(u"attempt %1 claimed at %2, before run_at: %3"_s.arg(i + 2).arg(
+                     runs.at(i + 1).claimedAt.toString(Qt::ISODateWithMs), describe(r))));
+    }
+    QCOMPARE(runs.at(2).attempt, 3);
+}
+
+void TestRunner::handlerThrows_data()
+{
+    QTest::addColumn<QString>("backend");
+    QTest::addColumn<QString>("how");
+    for (const char *backend : { "sqlite", "postgresql" }) {
+        for (const char *how : { "runtime_error", "JobFailure", "HandlerResult", "non-standard" })
+            QTest::addRow("%s-%s", backend, how)
+                << QString::fromLatin1(backend) << QString::fromLatin1(how);
+    }
+}
+
+void TestRunner::handlerThrows()
+{
+    QFETCH(QString, backend);
+    QFETCH(QString, how);
+    ODDJOBS_FRESH_URL(backend, url);
+    RT_ASSIGN(store, openStore(url));
+
+    HandlerRegistry handlers;
+    handlers.add(u"bad"_s, [how](JobContext &) -> HandlerResult {
+        if (how == u"runtime_error"_s)
+            throw std::runtime_error("disk on fire");
+        if (how == u"JobFailure"_s)
+            throw JobFailure(u"disk on fire"_s,
+                             QJsonObject { { u"device"_s, u"sda"_s }, { u"errno"_s, 28 } });
+        if (how == u"non-standard"_s)
+            throw 42;
+        return HandlerResult::failure(
+            u"disk on fire"_s, QJsonObject { { u"kind"_s, u"io"_s }, { u"device"_s, u"sda"_s } });
+    });
+    Runner runner(testConfig(url), handlers);
+    RunnerEvents ev(&runner);
+    QSignalSpy spy(&ev, &RunnerEvents::event);
+    runner.start();
+    NewJob job = jobOf(u"bad"_s);
+    job.maxAttempts = 1;
+    RT_ASSIGN(enqueued, store->enqueue(job));
+    QTRY_COMPARE_WITH_TIMEOUT(
+        spyToString(spy),
+        events({ { "started", enqueued.id }, { "permanentlyFailed", enqueued.id } }),
+        scaled(10000));
+
+    RT_FIND(row, *store, enqueued.id);
+    QCOMPARE(row.status, JobStatus::Failed);
+    QCOMPARE(row.attempts, 1);
+    const QJsonObject error = errorObject(row);
+    QCOMPARE(error[u"worker"_s].toString(), runner.workerName());
+    if (how == u"non-standard"_s) {
+        QCOMPARE(error[u"kind"_s].toString(), u"exception"_s);
+        QVERIFY2(!error[u"message"_s].toString().isEmpty(), qPrintable(describe(row)));
+        return;
+    }
+    QCOMPARE(error[u"message"_s].toString(), u"disk on fire"_s);
+    if (how == u"HandlerResult"_s) {
+        QCOMPARE(error[u"kind"_s].toString(), u"io"_s); // a handler's own kind is kept
+        QCOMPARE(error[u"device"_s].toString(), u"sda"_s);
+    } else {
+        QCOMPARE(error[u"kind"_s].toString(), u"exception"_s);
+    }
+    if (how == u"JobFailure"_s) {
+        QCOMPARE(error[u"device"_s].toString(), u"sda"_s);
+        QCOMPARE(error[u"errno"_s].toInt(), 28);
+    }
+}
+
+void TestRunner::maxAttempts_data()
+{
+    QTest::addColumn<QString>("backend");
+    QTest::addColumn<int>("jobMax"); // 0: NULL, the runner's default
+    QTest::addColumn<int>("defaultMax");
+    QTest::addColumn<int>("expected");
+    for (const char *backend : { "sqlite", "postgresql" }) {
+        const QString b = QString::fromLatin1(backend);
+        QTest::addRow("%s-per-job-above-default", backend) << b << 4 << 2 << 4;
+        QTest::addRow("%s-per-job-below-default", backend) << b << 2 << 5 << 2;
+        QTest::addRow("%s-runner-default", backend) << b << 0 << 3 << 3;
+    }
+}
+
+void TestRunner::maxAttempts()
+{
+    QFETCH(QString, backend);
+    QFETCH(int, jobMax);
+    QFETCH(int, defaultMax);
+    QFETCH(int, expected);
+    ODDJOBS_FRESH_URL(backend, url);
+    RT_ASSIGN(store, openStore(url));
+
+    HandlerRegistry handlers;
+    handlers.add(u"bad"_s, [](JobContext &) { return HandlerResult::failure(u"again"_s); });
+    RunnerConfig config = testConfig(url);
+    config.backoff = Backoff { Backoff::Kind::Fixed, 0 };
+    config.defaultMaxAttempts = defaultMax;
+    Runner runner(config, handlers);
+    RunnerEvents ev(&runner);
+    QSignalSpy spy(&ev, &RunnerEvents::event);
+    runner.start();
+    NewJob job = jobOf(u"bad"_s);
+    if (jobMax > 0)
+        job.maxAttempts = jobMax;
+    RT_ASSIGN(enqueued, store->enqueue(job));
+    const qint64 id = enqueued.id;
+    QStringList expectedEvents;
+    for (int i = 1; i < expected; ++i)
+        expectedEvents << events({ { "started", id }, { "failed", id } });
+    expectedEvents << events({ { "started", id }, { "permanentlyFailed", id } });
+    QTRY_COMPARE_WITH_TIMEOUT(spyToString(spy), expectedEvents.join(u' '), scaled(15000));
+    RT_FIND(row, *store, id);
+    QCOMPARE(row.status, JobStatus::Failed);
+    QCOMPARE(row.attempts, expected);
+}
+
+// --- timeouts and cancellation ---------------------------------------------------------------
+
+void TestRunner::timeoutCooperative_data()
+{
+    QTest::addColumn<QString>("backend");
+    QTest::addColumn<int>("maxAttempts");
+    for (const char *backend : { "sqlite", "postgresql" }) {
+        QTest::addRow("%s-retried", backend) << QString::fromLatin1(backend) << 2;
+        QTest::addRow("%s-permanent", backend) << QString::fromLatin1(backend) << 1;
+    }
+}
+
+void TestRunner::timeoutCooperative()
+{
+    QFETCH(QString, backend);
+    QFETCH(int, maxAttempts);
+    ODDJOBS_FRESH_URL(backend, url);
+    RT_ASSIGN(store, openStore(url));
+
+    auto rec = std::make_shared<Recorder>();
+    HandlerRegistry handlers;
+    // The first attempt overruns its 1 s deadline (and notices the request to stop); the
+    // second is quick.
+    handlers.add(u"slow"_s, [rec](JobContext &ctx) {
+        Recorder::Scope scope(*rec, ctx);
+        if (ctx.attempt() == 1)
+            scope.setSleepInterrupted(!ctx.sleepFor(10000));
+        return HandlerResult::success(u"second"_s);
+    });
+    RunnerConfig config = testConfig(url);
+    config.backoff = Backoff { Backoff::Kind::Fixed, 0 };
+    Runner runner(config, handlers);
+    RunnerEvents ev(&runner);
+    QSignalSpy spy(&ev, &RunnerEvents::event);
+    QSignalSpy failedSpy(&runner, &Runner::jobFailed);
+    QSignalSpy permanentSpy(&runner, &Runner::jobPermanentlyFailed);
+    runner.start();
+    NewJob job = jobOf(u"slow"_s);
+    job.timeoutSeconds = 1;
+    job.maxAttempts = maxAttempts;
+    RT_ASSIGN(enqueued, store->enqueue(job));
+    const qint64 id = enqueued.id;
+
+    if (maxAttempts == 1) {
+        QTRY_COMPARE_WITH_TIMEOUT(
+            spyToString(spy),
+            events({ { "started", id }, { "timedOut", id }, { "permanentlyFailed", id } }),
+            scaled(15000));
+        const QJsonObject error = permanentSpy.at(0).at(1).toJsonValue().toObject();
+        QCOMPARE(error[u"kind"_s].toString(), u"timeout"_s);
+        QVERIFY2(error[u"message"_s].toString().contains(u"timed out"_s),
+                 qPrintable(jsonText(error)));
+        QCOMPARE(rec->executionsOf(id).size(), 1);
+        QCOMPARE(rec->executionsOf(id).at(0).stopReason, StopReason::TimedOut);
+        QVERIFY(rec->executionsOf(id).at(0).sleepInterrupted);
+        RT_FIND(row, *store, id);
+        QCOMPARE(row.status, JobStatus::Failed);
+        QCOMPARE(row.attempts, 1);
+        QCOMPARE(errorObject(row)[u"kind"_s].toString(), u"timeout"_s);
+        QVERIFY2(row.result.isNull(), qPrintable(describe(row))); // the late success is not kept
+        return;
+    }
+
+    QTRY_COMPARE_WITH_TIMEOUT(spyToString(spy),
+                              events({ { "started", id },
+                                       { "timedOut", id },
+                                       { "failed", id },
+                                       { "started", id },
+                                       { "succeeded", id } }),
+                              scaled(15000));
+    QCOMPARE(failedSpy.at(0).at(1).toJsonValue().toObject()[u"kind"_s].toString(), u"timeout"_s);
+
+    const QList<Execution> runs = rec->executionsOf(id);
+    QCOMPARE(runs.size(), 2);
+    QCOMPARE(runs.at(0).stopReason, StopReason::TimedOut);
+    QVERIFY(runs.at(0).sleepInterrupted);
+    QCOMPARE(runs.at(1).stopReason, StopReason::None);
+
+    RT_FIND(row, *store, id);
+    QCOMPARE(row.status, JobStatus::Success);
+    QCOMPARE(row.attempts, 2);
+    QCOMPARE(jsonText(row.result), u"\"second\""_s);
+    // The failed attempt's error stays for the record.
+    QCOMPARE(errorObject(row)[u"kind"_s].toString(), u"timeout"_s);
+}
+
+void TestRunner::timeoutIgnoredByHandler()
+{
+    QFETCH(QString, backend);
+    ODDJOBS_FRESH_URL(backend, url);
+    RT_ASSIGN(store, openStore(url));
+
+    auto rec = std::make_shared<Recorder>();
+    HandlerRegistry handlers;
+    // The first attempt blocks 2.5 s, deaf to the request to stop; the second is quick.
+    handlers.add(u"deaf"_s, [rec](JobContext &ctx) {
+        Recorder::Scope scope(*rec, ctx);
+        if (ctx.attempt() == 1) {
+            QElapsedTimer t;
+            t.start();
+            while (t.elapsed() < 2500)
+                QThread::msleep(10);
+        }
+        return HandlerResult::success();
+    });
+    RunnerConfig config = testConfig(url);
+    config.concurrency = ConcurrencyControl::maxConcurrentJobs(2); // a free slot for the retry
+    config.backoff = Backoff { Backoff::Kind::Fixed, 0 };
+    config.stopGraceMs = 300;
+    Runner runner(config, handlers);
+    RunnerEvents ev(&runner);
+    QSignalSpy spy(&ev, &RunnerEvents::event);
+    // When the timeout's failure arrives, the first attempt is still running.
+    int runningAtFailure = -1;
+    std::optional<Job> rowAtFailure;
+    connect(&runner, &Runner::jobFailed, &runner, [&](const Job &job) {
+        runningAtFailure = rec->running();
+        if (auto found = store->find(job.id); found && *found)
+            rowAtFailure = **found;
+    });
+    runner.start();
+    NewJob job = jobOf(u"deaf"_s);
+    job.timeoutSeconds = 1;
+    job.maxAttempts = 2;
+    RT_ASSIGN(enqueued, store->enqueue(job));
+    const qint64 id = enqueued.id;
+    QTRY_COMPARE_WITH_TIMEOUT(spyToString(spy),
+                              events({ { "started", id }, { "timedOut", id }, { "failed", id } }),
+                              scaled(10000));
+    QCOMPARE(runningAtFailure, 1);
+    QVERIFY(rowAtFailure.has_value());
+    QCOMPARE(errorObject(*rowAtFailure)[u"kind"_s].toString(), u"timeout"_s);
+    QVERIFY2(rowAtFailure->status == JobStatus::Retry || rowAtFailure->status == JobStatus::Locked,
+             qPrintable(describe(*rowAtFailure)));
+
+    QTRY_COMPARE_WITH_TIMEOUT(spyToString(spy),
+                              events({ { "started", id },
+                                       { "timedOut", id },
+                                       { "failed", id },
+                                       { "started", id },
+                                       { "succeeded", id } }),
+                              scaled(15000));
+    // The slot stayed busy: the retry did not start while the deaf handler still ran.
+    const QList<Execution> runs = rec->executionsOf(id);
+    QCOMPARE(runs.size(), 2);
+    QVERIFY2(rec->overlaps().isEmpty(), qPrintable(rec->overlaps()));
+    QVERIFY(runs.at(1).startMs >= runs.at(0).endMs);
+    QCOMPARE(runs.at(0).stopReason, StopReason::TimedOut);
+    RT_FIND(row, *store, id);
+    QCOMPARE(row.status, JobStatus::Success);
+    QCOMPARE(row.attempts, 2);
+}
+
+void TestRunner::cancelRunningJob()
+{
+    QFETCH(QString, backend);
+    ODDJOBS_FRESH_URL(backend, url);
+    RT_ASSIGN(store, openStore(url));
+
+    auto rec = std::make_shared<Recorder>();
+    HandlerRegistry handlers;
+    handlers.add(u"long"_s, napping(rec, 10000));
+    handlers.add(u"quick"_s, napping(rec, 0));
+    RunnerConfig config = testConfig(url);
+    config.pollIntervalMs = 60000; // the cancel must arrive by notification / change watch
+    Runner runner(config, handlers);
+    RunnerEvents ev(&runner);
+    QSignalSpy spy(&ev, &RunnerEvents::event);
+    runner.start();
+    QTRY_COMPARE_WITH_TIMEOUT(runner.state(), Runner::State::Running, scaled(10000));
+    RT_ASSIGN(enqueued, store->enqueue(jobOf(u"long"_s)));
+    const qint64 id = enqueued.id;
+    QTRY_COMPARE_WITH_TIMEOUT(rec->running(), 1, scaled(5000));
+
+    // Cancelled through another connection (the test's store): the runner hears of it within
+    // about a second and asks the handler to stop.
+    RT_ASSIGN(cancelled, store->cancel(JobFilter::byIds({ id })));
+    QCOMPARE(cancelled, 1);
+    QTRY_COMPARE_WITH_TIMEOUT(spyToString(spy), events({ { "started", id }, { "cancelled", id } }),
+                              scaled(1000));
+    QTRY_COMPARE_WITH_TIMEOUT(rec->running(), 0, scaled(2000));
+    QCOMPARE(rec->executionsOf(id).at(0).stopReason, StopReason::Cancelled);
+    QVERIFY(rec->executionsOf(id).at(0).sleepInterrupted);
+
+    // The handler's late success is discarded: a later job's outcome has been written after
+    // it, and the row is still cancelled.
+    RT_ASSIGN(next, store->enqueue(jobOf(u"quick"_s)));
+    QTRY_COMPARE_WITH_TIMEOUT(countEvents(spy, u"succeeded"_s, next.id), 1, scaled(5000));
+    RT_FIND(row, *store, id);
+    QCOMPARE(row.status, JobStatus::Cancelled);
+    QVERIFY2(row.lockedBy.isEmpty(), qPrintable(describe(row)));
+    QCOMPARE(countEvents(spy, u"succeeded"_s, id), 0);
+    QCOMPARE(countEvents(spy, u"failed"_s, id) + countEvents(spy, u"permanentlyFailed"_s, id), 0);
+}
+
+// --- shutdown --------------------------------------------------------------------------------
+
+void TestRunner::gracefulShutdown()
+{
+    QFETCH(QString, backend);
+    ODDJOBS_FRESH_URL(backend, url);
+    RT_ASSIGN(store, openStore(url));
+
+    auto rec = std::make_shared<Recorder>();
+    HandlerRegistry handlers;
+    handlers.add(u"work"_s, napping(rec, 400));
+    Runner runner(testConfig(url), handlers);
+    RunnerEvents ev(&runner);
+    QSignalSpy spy(&ev, &RunnerEvents::event);
+    QSignalSpy states(&runner, &Runner::stateChanged);
+    runner.start();
+    RT_ASSIGN(enqueued, store->enqueue(jobOf(u"work"_s)));
+    QTRY_COMPARE_WITH_TIMEOUT(rec->running(), 1, scaled(5000));
+    runner.stop();
+    // Stopping does not interrupt the job: it finishes, its outcome is written, then stopped().
+    QTRY_COMPARE_WITH_TIMEOUT(
+        spyToString(spy),
+        events({ { "started", enqueued.id }, { "succeeded", enqueued.id }, { "stopped", 0 } }),
+        scaled(10000));
+    QCOMPARE(spyToString(states), u"(Starting) (Running) (Draining) (Stopped)"_s);
+    QCOMPARE(runner.state(), Runner::State::Stopped);
+    QCOMPARE(rec->executionsOf(enqueued.id).at(0).stopReason, StopReason::None);
+    QVERIFY(!rec->executionsOf(enqueued.id).at(0).sleepInterrupted);
+    RT_FIND(row, *store, enqueued.id);
+    QCOMPARE(row.status, JobStatus::Success);
+    QVERIFY(runner.waitForStopped(1000));
+}
+
+void TestRunner::shutdownTimeoutHandsBack()
+{
+    QFETCH(QString, backend);
+    ODDJOBS_FRESH_URL(backend, url);
+    RT_ASSIGN(store, openStore(url));
+
+    auto rec = std::make_shared<Recorder>();
+    HandlerRegistry handlers;
+    handlers.add(u"long"_s, napping(rec, 10000));
+    RunnerConfig config = testConfig(url);
+    config.shutdownTimeoutMs = 300;
+    Runner runner(config, handlers);
+    RunnerEvents ev(&runner);
+    QSignalSpy spy(&ev, &RunnerEvents::event);
+    QSignalSpy states(&runner, &Runner::stateChanged);
+    runner.start();
+    RT_ASSIGN(enqueued, store->enqueue(jobOf(u"long"_s)));
+    QTRY_COMPARE_WITH_TIMEOUT(rec->running(), 1, scaled(5000));
+    runner.stop();
+    QTRY_COMPARE_WITH_TIMEOUT(
+        spyToString(spy), events({ { "started", enqueued.id }, { "stopped", 0 } }), scaled(5000));
+    QCOMPARE(spyToString(states), u"(Starting) (Running) (Draining) (Stopping) (Stopped)"_s);
+    QCOMPARE(rec->running(), 0);
+    QCOMPARE(rec->executionsOf(enqueued.id).at(0).stopReason, StopReason::Shutdown);
+
+    // Handed back for another worker: queued, the attempt not counted, no lock.
+    RT_FIND(row, *store, enqueued.id);
+    QCOMPARE(row.status, JobStatus::Queued);
+    QCOMPARE(row.attempts, 0);
+    QVERIFY2(row.lockedBy.isEmpty() && !row.lockedAt.isValid(), qPrintable(describe(row)));
+}
+
+void TestRunner::stopNowHandsBack()
+{
+    QFETCH(QString, backend);
+    ODDJOBS_FRESH_URL(backend, url);
+    RT_ASSIGN(store, openStore(url));
+
+    auto rec = std::make_shared<Recorder>();
+    HandlerRegistry handlers;
+    handlers.add(u"long"_s, napping(rec, 10000));
+    RunnerConfig config = testConfig(url);
+    config.shutdownTimeoutMs = 60000; // stopNow() must not wait for it
+    Runner runner(config, handlers);
+    RunnerEvents ev(&runner);
+    QSignalSpy spy(&ev, &RunnerEvents::event);
+    QSignalSpy states(&runner, &Runner::stateChanged);
+    runner.start();
+    RT_ASSIGN(enqueued, store->enqueue(jobOf(u"long"_s)));
+    QTRY_COMPARE_WITH_TIMEOUT(rec->running(), 1, scaled(5000));
+    runner.stopNow();
+    QTRY_COMPARE_WITH_TIMEOUT(
+        spyToString(spy), events({ { "started", enqueued.id }, { "stopped", 0 } }), scaled(3000));
+    QCOMPARE(spyToString(states), u"(Starting) (Running) (Stopping) (Stopped)"_s);
+    QCOMPARE(rec->executionsOf(enqueued.id).at(0).stopReason, StopReason::Shutdown);
+    RT_FIND(row, *store, enqueued.id);
+    QCOMPARE(row.status, JobStatus::Queued);
+    QCOMPARE(row.attempts, 0);
+    QVERIFY2(row.lockedBy.isEmpty() && !row.lockedAt.isValid(), qPrintable(describe(row)));
+}
+
+void TestRunner::destructorWhileRunning()
+{
+    QFETCH(QString, backend);
+    ODDJOBS_FRESH_URL(backend, url);
+    RT_ASSIGN(store, openStore(url));
+
+    auto rec = std::make_shared<Recorder>();
+    HandlerRegistry handlers;
+    handlers.add(u"coop"_s, napping(rec, 10000));
+    handlers.add(u"deaf"_s, stubborn(rec, 3500));
+    RunnerConfig config = testConfig(url);
+    config.shutdownTimeoutMs = 1000;
+    auto runner = std::make_unique<Runner>(config, handlers);
+    runner->start();
+    RT_ASSIGN(coop, store->enqueue(jobOf(u"coop"_s)));
+    RT_ASSIGN(deaf, store->enqueue(jobOf(u"deaf"_s)));
+    QTRY_COMPARE_WITH_TIMEOUT(rec->running(), 2, scaled(5000));
+
+    // The deaf handler outlives the runner; the runner leaves it behind instead of hanging.
+    QTest::ignoreMessage(QtWarningMsg, QRegularExpression(u"still running after shutdown"_s));
+    QElapsedTimer clock;
+    clock.start();
+    runner.reset();
+    QVERIFY2(clock.elapsed() < scaled(8000),
+             qPrintable(u"the destructor took %1 ms"_s.arg(clock.elapsed())));
+    QTRY_COMPARE_WITH_TIMEOUT(rec->running(), 0, scaled(5000));
+
+    for (qint64 id : { coop.id, deaf.id }) {
+        RT_FIND(row, *store, id);
+        QCOMPARE(row.status, JobStatus::Queued);
+        QCOMPARE(row.attempts, 0);
+    }
+    QCOMPARE(rec->executionsOf(coop.id).at(0).stopReason, StopReason::Shutdown);
+}
+
+// --- wake-ups --------------------------------------------------------------------------------
+
+void TestRunner::notificationStartsJobsPostgres()
+{
+    ODDJOBS_FRESH_URL(u"postgresql"_s, url);
+    RT_ASSIGN(store, openStore(url));
+
+    auto rec = std::make_shared<Recorder>();
+    HandlerRegistry handlers;
+    handlers.add(u"t"_s, napping(rec, 0));
+    // Fails the first time only (run now restarts the attempts, so ctx.attempt() cannot tell).
+    auto failedOnce = std::make_shared<std::atomic<bool>>(false);
+    handlers.add(u"fails"_s, [rec, failedOnce](JobContext &ctx) {
+        Recorder::Scope scope(*rec, ctx);
+        return failedOnce->exchange(true) ? HandlerResult::success()
+                                          : HandlerResult::failure(u"first time"_s);
+    });
+    RunnerConfig config = testConfig(url);
+    config.pollIntervalMs = 60000; // only a notification can start these jobs in time
+    Runner runner(config, handlers);
+    RunnerEvents ev(&runner);
+    QSignalSpy spy(&ev, &RunnerEvents::event);
+    runner.start();
+    QTRY_COMPARE_WITH_TIMEOUT(runner.state(), Runner::State::Running, scaled(10000));
+    const qint64 bound = scaled(200);
+
+    // 1. Enqueued through the store.
+    qint64 before = rec->now();
+    RT_ASSIGN(viaStore, store->enqueue(jobOf(u"t"_s)));
+    QTRY_COMPARE_WITH_TIMEOUT(rec->executionsOf(viaStore.id).size(), 1, scaled(5000));
+    qint64 latency = rec->executionsOf(viaStore.id).at(0).startMs - before;
+    QVERIFY2(latency <= bound,
+             qPrintable(u"enqueue to start took %1 ms (bound %2 ms)"_s.arg(latency).arg(bound)));
+
+    // 2. Inserted by plain SQL on another connection (psql): measured from the row's
+    // created_at (the inserting transaction's start, database clock on this machine).
+    QString output, error;
+    QVERIFY2(PgCluster::shared()->execSql(
+                 url, u"INSERT INTO jobs (payload) VALUES ('{\"tag\":\"t\"}') RETURNING id"_s,
+                 &output, &error),
+             qPrintable(error));
+    const qint64 sqlId = output.trimmed().toLongLong();
+    QVERIFY2(sqlId > 0, qPrintable(output));
+    QTRY_COMPARE_WITH_TIMEOUT(rec->executionsOf(sqlId).size(), 1, scaled(5000));
+    RT_FIND(sqlRow, *store, sqlId);
+    latency = sqlRow.createdAt.msecsTo(rec->executionsOf(sqlId).at(0).wallStart);
+    QVERIFY2(latency <= bound,
+             qPrintable(u"insert to start took %1 ms (bound %2 ms)"_s.arg(latency).arg(bound)));
+
+    // 3. A failed job set back to queued (run now).
+    NewJob failing = jobOf(u"fails"_s);
+    failing.maxAttempts = 1;
+    RT_ASSIGN(failed, store->enqueue(failing));
+    QTRY_COMPARE_WITH_TIMEOUT(countEvents(spy, u"permanentlyFailed"_s, failed.id), 1, scaled(5000));
+    before = rec->now();
+    RT_ASSIGN(changed, store->runNow(JobFilter::byIds({ failed.id })));
+    QCOMPARE(changed, 1);
+    QTRY_COMPARE_WITH_TIMEOUT(rec->executionsOf(failed.id).size(), 2, scaled(5000));
+    latency = rec->executionsOf(failed.id).at(1).startMs - before;
+    QVERIFY2(latency <= bound,
+             qPrintable(u"run now to start took %1 ms (bound %2 ms)"_s.arg(latency).arg(bound)));
+    QTRY_COMPARE_WITH_TIMEOUT(countEvents(spy, u"succeeded"_s, failed.id), 1, scaled(5000));
+}
+
+void TestRunner::changeWatchStartsJobsSqlite()
+{
+    ODDJOBS_FRESH_URL(u"sqlite"_s, url);
+    RT_ASSIGN(store, openStore(url));
+
+    auto rec = std::make_shared<Recorder>();
+    HandlerRegistry handlers;
+    handlers.add(u"t"_s, napping(rec, 0));
+    RunnerConfig config = testConfig(url);
+    config.pollIntervalMs = 60000; // only the data_version watch can start these in time
+    Runner runner(config, handlers);
+    runner.start();
+    QTRY_COMPARE_WITH_TIMEOUT(runner.state(), Runner::State::Running, scaled(10000));
+    const qint64 bound = scaled(500);
+    for (int i = 0; i < 3; ++i) {
+        const qint64 before = rec->now();
+        RT_ASSIGN(job, store->enqueue(jobOf(u"t"_s)));
+        QTRY_COMPARE_WITH_TIMEOUT(rec->executionsOf(job.id).size(), 1, scaled(5000));
+        const qint64 latency = rec->executionsOf(job.id).at(0).startMs - before;
+        QVERIFY2(
+            latency <= bound,
+            qPrintable(u"enqueue to start took %1 ms (bound %2 ms)"_s.arg(latency).arg(bound)));
+    }
+}
+
+// --- concurrency control ---------------------------------------------------------------------
+
+void TestRunner::maxConcurrentJobs()
+{
+    QFETCH(QString, backend);
+    ODDJOBS_FRESH_URL(backend, url);
+    RT_ASSIGN(store, openStore(url));
+
+    auto rec = std::make_shared<Recorder>();
+    HandlerRegistry handlers;
+    handlers.add(u"work"_s, stubborn(rec, 100));
+    RunnerConfig config = testConfig(url);
+    config.concurrency = ConcurrencyControl::maxConcurrentJobs(2);
+    Runner runner(config, handlers);
+    RunnerEvents ev(&runner);
+    QSignalSpy spy(&ev, &RunnerEvents::event);
+    runner.start();
+    RT_VERIFY_OK(store->enqueueMany(QList<NewJob>(8, jobOf(u"work"_s))));
+    QTRY_COMPARE_WITH_TIMEOUT(countEvents(spy, u"succeeded"_s), 8, scaled(15000));
+    QCOMPARE(rec->maxConcurrent(), 2);
+    QCOMPARE(rec->count(), 8);
+}
+
+void TestRunner::dynamicConcurrency()
+{
+    QFETCH(QString, backend);
+    ODDJOBS_FRESH_URL(backend, url);
+    RT_ASSIGN(store, openStore(url));
+
+    auto rec = std::make_shared<Recorder>();
+    HandlerRegistry handlers;
+    handlers.add(u"work"_s, stubborn(rec, 50));
+    RunnerConfig config = testConfig(url);
+    // Asked on the runner thread before each claim: one job at a time.
+    std::atomic<Runner *> self { nullptr };
+    std::atomic<int> asked { 0 };
+    config.concurrency = ConcurrencyControl::dynamic([&self, &asked] {
+        ++asked;
+        Runner *runner = self.load();
+        return runner && runner->runningCount() < 1;
+    });
+    Runner runner(config, handlers);
+    self = &runner;
+    RunnerEvents ev(&runner);
+    QSignalSpy spy(&ev, &RunnerEvents::event);
+    runner.start();
+    RT_VERIFY_OK(store->enqueueMany(QList<NewJob>(5, jobOf(u"work"_s))));
+    QTRY_COMPARE_WITH_TIMEOUT(countEvents(spy, u"succeeded"_s), 5, scaled(15000));
+    QCOMPARE(rec->maxConcurrent(), 1);
+    QVERIFY(asked.load() >= 5);
+    runner.stop();
+    QVERIFY(runner.waitForStopped(scaled(10000)));
+}
+
+void TestRunner::queuesFilter()
+{
+    QFETCH(QString, backend);
+    ODDJOBS_FRESH_URL(backend, url);
+    RT_ASSIGN(store, openStore(url));
+
+    auto rec = std::make_shared<Recorder>();
+    HandlerRegistry handlers;
+    handlers.add(u"work"_s, napping(rec, 0));
+    RunnerConfig config = testConfig(url);
+    config.queues = { u"a"_s };
+    Runner runner(config, handlers);
+    RunnerEvents ev(&runner);
+    QSignalSpy spy(&ev, &RunnerEvents::event);
+
+    // Queue b's jobs come first in claim order: had the runner been allowed to take them, it
+    // would have taken them before the last job of queue a.
+    NewJob inB = jobOf(u"work"_s);
+    inB.queue = u"b"_s;
+    NewJob inA = jobOf(u"work"_s);
+    inA.queue = u"a"_s;
+    RT_ASSIGN(bIds, store->enqueueMany({ inB, inB }));
+    RT_ASSIGN(aIds, store->enqueueMany({ inA, inA }));
+    runner.start();
+    QTRY_COMPARE_WITH_TIMEOUT(countEvents(spy, u"succeeded"_s), 2, scaled(10000));
+    RT_ASSIGN(last, store->enqueue(inA));
+    QTRY_COMPARE_WITH_TIMEOUT(countEvents(spy, u"succeeded"_s, last.id), 1, scaled(10000));
+    for (qint64 id : std::as_const(aIds))
+        QCOMPARE(countEvents(spy, u"succeeded"_s, id), 1);
+    for (qint64 id : std::as_const(bIds)) {
+        RT_FIND(row, *store, id);
+        QCOMPARE(row.status, JobStatus::Queued);
+        QCOMPARE(row.attempts, 0);
+        QCOMPARE(countEvents(spy, u"started"_s, id), 0);
+    }
+    QCOMPARE(rec->count(), 3);
+}
+
+void TestRunner::onlyHandledTypes()
+{
+    QFETCH(QString, backend);
+    ODDJOBS_FRESH_URL(backend, url);
+    RT_ASSIGN(store, openStore(url));
+
+    auto rec = std::make_shared<Recorder>();
+    HandlerRegistry handlers;
+    handlers.add(u"known"_s, napping(rec, 0));
+    Runner runner(testConfig(url), handlers);
+    RunnerEvents ev(&runner);
+    QSignalSpy spy(&ev, &RunnerEvents::event);
+    // Unknown types first in claim order, so they would have been taken before "known".
+    NewJob untagged;
+    untagged.payload = QJsonObject { { u"no"_s, u"tag"_s } };
+    RT_ASSIGN(other, store->enqueue(jobOf(u"other"_s)));
+    RT_ASSIGN(unknown, store->enqueue(untagged));
+    RT_ASSIGN(known, store->enqueue(jobOf(u"known"_s)));
+    runner.start();
+    QTRY_COMPARE_WITH_TIMEOUT(spyToString(spy),
+                              events({ { "started", known.id }, { "succeeded", known.id } }),
+                              scaled(10000));
+    for (qint64 id : { other.id, unknown.id }) {
+        RT_FIND(row, *store, id);
+        QCOMPARE(row.status, JobStatus::Queued);
+        QCOMPARE(row.attempts, 0);
+    }
+}
+
+void TestRunner::catchAllHandler()
+{
+    QFETCH(QString, backend);
+    ODDJOBS_FRESH_URL(backend, url);
+    RT_ASSIGN(store, openStore(url));
+
+    auto rec = std::make_shared<Recorder>();
+    HandlerRegistry handlers;
+    handlers.add(u"*"_s, [rec](JobContext &ctx) {
+        Recorder::Scope scope(*rec, ctx, u"*"_s);
+        return HandlerResult::success(ctx.type());
+    });
+    handlers.add(u"special"_s, [rec](JobContext &ctx) {
+        Recorder::Scope scope(*rec, ctx, u"special"_s);
+        return HandlerResult::success(u"special handler"_s);
+    });
+    Runner runner(testConfig(url), handlers);
+    RunnerEvents ev(&runner);
+    QSignalSpy spy(&ev, &RunnerEvents::event);
+    NewJob untagged;
+    untagged.payload = QJsonArray { 1, 2 };
+    RT_ASSIGN(ids,
+              store->enqueueMany({ jobOf(u"x"_s), jobOf(u"special"_s), untagged, jobOf(u"y"_s) }));
+    runner.start();
+    QTRY_COMPARE_WITH_TIMEOUT(countEvents(spy, u"succeeded"_s), 4, scaled(10000));
+
+    const QStringList expectedHandler { u"*"_s, u"special"_s, u"*"_s, u"*"_s };
+    const QStringList expectedResult { u"\"x\""_s, u"\"special handler\""_s, u"\"(unknown)\""_s,
+                                       u"\"y\""_s };
+    for (int i = 0; i < 4; ++i) {
+        const QList<Execution> runs = rec->executionsOf(ids.at(i));
+        QCOMPARE(runs.size(), 1);
+        QCOMPARE(runs.at(0).handler, expectedHandler.at(i));
+        RT_FIND(row, *store, ids.at(i));
+        QCOMPARE(row.status, JobStatus::Success);
+        QCOMPARE(jsonText(row.result), expectedResult.at(i));
+    }
+}
+
+// --- resilience ------------------------------------------------------------------------------
+
+void TestRunner::reconnectAfterRestart_data()
+{
+    QTest::addColumn<int>("mode");
+    QTest::newRow("fast") << int(PgCluster::Fast);
+    QTest::newRow("immediate") << int(PgCluster::Immediate);
+}
+
+void TestRunner::reconnectAfterRestart()
+{
+    QFETCH(int, mode);
+    ODDJOBS_REQUIRE_POSTGRES();
+    if (!m_restartCluster) {
+        // Durable: an immediate shutdown must not lose the claims committed just before it.
+        PgCluster::Options options;
+        options.durable = true;
+        m_restartCluster = std::make_unique<PgCluster>(options);
+        QString error;
+        QVERIFY2(m_restartCluster->start(&error), qPrintable(error));
+    }
+    PgCluster &cluster = *m_restartCluster;
+    QVERIFY2(cluster.isRunning(), qPrintable(cluster.errorString()));
+    QString error;
+    const QString url = cluster.createDatabase(&error);
+    QVERIFY2(!url.isEmpty(), qPrintable(error));
+    RT_ASSIGN(store, openStore(url));
+
+    // The in-flight handlers finish only once the server is back, so their outcomes can only
+    // be written over a new connection.
+    auto rec = std::make_shared<Recorder>();
+    auto serverBack = std::make_shared<std::atomic<bool>>(false);
+    HandlerRegistry handlers;
+    handlers.add(u"nap"_s, [rec, serverBack](JobContext &ctx) {
+        Recorder::Scope scope(*rec, ctx);
+        QElapsedTimer t;
+        t.start();
+        while (!serverBack->load() && t.elapsed() < 60000)
+            QThread::msleep(10);
+        QThread::msleep(200);
+        return HandlerResult::success();
+    });
+    RunnerConfig config = testConfig(url);
+    config.pollIntervalMs = 60000; // new jobs after the restart need the LISTEN subscribed again
+    Runner runner(config, handlers);
+    RunnerEvents ev(&runner);
+    QSignalSpy spy(&ev, &RunnerEvents::event);
+    QSignalSpy dbErrors(&runner, &Runner::databaseError);
+    runner.start();
+    QTRY_COMPARE_WITH_TIMEOUT(runner.state(), Runner::State::Running, scaled(10000));
+    RT_ASSIGN(inFlight, store->enqueueMany(QList<NewJob>(3, jobOf(u"nap"_s))));
+    QTRY_COMPARE_WITH_TIMEOUT(rec->running(), 3, scaled(5000));
+
+    QVERIFY2(cluster.restart(PgCluster::Mode(mode), &error), qPrintable(error));
+    serverBack->store(true);
+    QTRY_VERIFY_WITH_TIMEOUT(!dbErrors.isEmpty(), scaled(10000));
+    QCOMPARE(runner.state(), Runner::State::Running);
+
+    // The test's own connection went away too.
+    RT_VERIFY_OK(store->reconnect());
+    auto successCount = [&] {
+        JobFilter filter;
+        filter.statuses = { JobStatus::Success };
+        auto n = store->count(filter);
+        return n ? *n : -1;
+    };
+    QTRY_COMPARE_WITH_TIMEOUT(successCount(), qint64(3), scaled(20000));
+    for (qint64 id : std::as_const(inFlight)) {
+        RT_FIND(row, *store, id);
+        QCOMPARE(row.attempts, 1); // written by the run that started before the restart
+        QCOMPARE(rec->executionsOf(id).size(), 1);
+    }
+
+    // New work after the restart starts by notification (the poll is a minute away).
+    RT_ASSIGN(after, store->enqueueMany(QList<NewJob>(2, jobOf(u"nap"_s))));
+    for (qint64 id : std::as_const(after))
+        QTRY_COMPARE_WITH_TIMEOUT(countEvents(spy, u"succeeded"_s, id), 1, scaled(10000));
+    QCOMPARE(successCount(), qint64(5));
+    runner.stop();
+    QVERIFY(runner.waitForStopped(scaled(10000)));
+}
+
+QTEST_GUILESS_MAIN(TestRunner)
+
+#include "tst_runner.moc"
