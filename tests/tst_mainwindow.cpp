@@ -266,6 +266,7 @@ private Q_SLOTS:
         for (QDockWidget *dock : window.findChildren<QDockWidget *>()) {
             if (dock->objectName() == u"StatsDock"_s) {
                 dock->raise();
+                window.resizeDocks({ dock }, { 420 }, Qt::Vertical);
                 QTest::qWait(2500); // the statistics refresh
             }
         }
