@@ -87,12 +87,6 @@ T must(Result<T> r, const QString &what)
     return std::move(r).value();
 }
 
-void must(const Result<void> &r, const QString &what)
-{
-    if (!r)
-        fail(what, r.error());
-}
-
 struct Target
 {
     ConnectionSettings settings;
