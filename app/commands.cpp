@@ -6,9 +6,7 @@
 #include <QJsonArray>
 #include <QJsonDocument>
 #include <QJsonObject>
-
 #include <QLoggingCategory>
-
 #include <algorithm>
 #include <cstdio>
 
@@ -20,8 +18,9 @@ namespace {
 
 void printJson(const QJsonValue &value)
 {
-    const QByteArray text = value.isArray() ? QJsonDocument(value.toArray()).toJson(QJsonDocument::Indented)
-                                            : QJsonDocument(value.toObject()).toJson(QJsonDocument::Indented);
+    const QByteArray text = value.isArray()
+        ? QJsonDocument(value.toArray()).toJson(QJsonDocument::Indented)
+        : QJsonDocument(value.toObject()).toJson(QJsonDocument::Indented);
     out() << QString::fromUtf8(text);
     out().flush();
 }
@@ -37,7 +36,9 @@ QString oneLine(const QJsonValue &value, int width)
     if (value.isObject() && value.toObject().contains(u"message"_s))
         text = value.toObject().value(u"message"_s).toString();
     else if (!value.isNull() && !value.isUndefined())
-        text = QString::fromUtf8(QJsonDocument(QJsonArray { value }).toJson(QJsonDocument::Compact)).mid(1).chopped(1);
+        text = QString::fromUtf8(QJsonDocument(QJsonArray { value }).toJson(QJsonDocument::Compact))
+                   .mid(1)
+                   .chopped(1);
     text.replace(u'\n', u' ');
     return text.size() > width ? text.left(width - 1) + u"…"_s : text;
 }
@@ -47,10 +48,12 @@ int migrate(JobStore &store, const Target &target)
     auto before = store.migrate();
     if (!before)
         return fail(before.error());
-    out() << "table " << target.store.table.toString() << " in " << target.connection.displayString()
-          << (*before == CurrentSchemaVersion ? u" is up to date (schema version %1)"_s.arg(CurrentSchemaVersion)
-                                              : u" migrated from schema version %1 to %2"_s.arg(*before).arg(
-                                                    CurrentSchemaVersion))
+    out() << "table " << target.store.table.toString() << " in "
+          << target.connection.displayString()
+          << (*before == CurrentSchemaVersion
+                  ? u" is up to date (schema version %1)"_s.arg(CurrentSchemaVersion)
+                  : u" migrated from schema version %1 to %2"_s.arg(*before).arg(
+                      CurrentSchemaVersion))
           << Qt::endl;
     return 0;
 }
@@ -75,9 +78,10 @@ int enqueue(JobStore &store, const AppOptions &o)
             const int line = int(before.count('\n')) + 1;
             const int column = int(offset - (before.lastIndexOf('\n') + 1)) + 1;
             return fail(makeError(ErrorCode::InvalidJson,
-                                  u"the payload is not valid JSON: %1 at line %2, column %3"_s.arg(
-                                      error.error == QJsonParseError::NoError ? u"more than one value"_s
-                                                                              : error.errorString())
+                                  u"the payload is not valid JSON: %1 at line %2, column %3"_s
+                                      .arg(error.error == QJsonParseError::NoError
+                                               ? u"more than one value"_s
+                                               : error.errorString())
                                       .arg(line)
                                       .arg(column)));
         }
@@ -98,8 +102,8 @@ int enqueue(JobStore &store, const AppOptions &o)
     if (o.json) {
         printJson(created->toJson());
     } else {
-        out() << "enqueued job " << created->id << " (" << created->type() << ", queue " << created->queue
-              << ", runs at " << shortTime(created->runAt) << " UTC)" << Qt::endl;
+        out() << "enqueued job " << created->id << " (" << created->type() << ", queue "
+              << created->queue << ", runs at " << shortTime(created->runAt) << " UTC)" << Qt::endl;
     }
     return 0;
 }
@@ -183,9 +187,11 @@ int show(JobStore &store, const AppOptions &o)
         if (v.isNull() || v.isUndefined())
             return u"-"_s;
         if (v.isObject())
-            return QString::fromUtf8(QJsonDocument(v.toObject()).toJson(QJsonDocument::Indented)).trimmed();
+            return QString::fromUtf8(QJsonDocument(v.toObject()).toJson(QJsonDocument::Indented))
+                .trimmed();
         if (v.isArray())
-            return QString::fromUtf8(QJsonDocument(v.toArray()).toJson(QJsonDocument::Indented)).trimmed();
+            return QString::fromUtf8(QJsonDocument(v.toArray()).toJson(QJsonDocument::Indented))
+                .trimmed();
         return oneLine(v, 1000);
     };
     out() << "job " << j.id << "\n"
@@ -195,11 +201,14 @@ int show(JobStore &store, const AppOptions &o)
           << "  attempts:    " << j.attempts << " of "
           << (j.maxAttempts ? QString::number(*j.maxAttempts) : u"the worker's default"_s) << "\n"
           << "  timeout:     "
-          << (j.timeoutSeconds ? QString::number(*j.timeoutSeconds) + u" s"_s : u"the worker's default"_s) << "\n"
+          << (j.timeoutSeconds ? QString::number(*j.timeoutSeconds) + u" s"_s
+                               : u"the worker's default"_s)
+          << "\n"
           << "  run at:      " << shortTime(j.runAt) << " UTC\n"
           << "  created:     " << shortTime(j.createdAt) << " UTC\n"
           << "  updated:     " << shortTime(j.updatedAt) << " UTC\n"
-          << "  started:     " << shortTime(j.startedAt) << "   finished: " << shortTime(j.finishedAt) << "\n"
+          << "  started:     " << shortTime(j.startedAt)
+          << "   finished: " << shortTime(j.finishedAt) << "\n"
           << "  locked by:   " << (j.lockedBy.isEmpty() ? u"-"_s : j.lockedBy) << "\n"
           << "payload:\n"
           << pretty(j.payload) << "\n"
@@ -218,30 +227,33 @@ int act(JobStore &store, const AppOptions &o)
         if (!job)
             return fail(job.error());
         if (!*job)
-            return fail(makeError(ErrorCode::NotFound, u"job %1 does not exist; nothing was changed"_s.arg(id)));
+            return fail(makeError(ErrorCode::NotFound,
+                                  u"job %1 does not exist; nothing was changed"_s.arg(id)));
         const JobStatus s = (*job)->status;
         if (o.command == Command::Retry
             && !(s == JobStatus::Failed || s == JobStatus::Cancelled || s == JobStatus::Retry
                  || s == JobStatus::Queued)) {
-            return fail(makeError(ErrorCode::InvalidState,
-                                  u"job %1 is %2; only failed, cancelled, retrying or queued jobs can be run "
-                                  "again; nothing was changed"_s.arg(id)
-                                      .arg(statusToString(s))));
+            return fail(makeError(
+                ErrorCode::InvalidState,
+                u"job %1 is %2; only failed, cancelled, retrying or queued jobs can be run "
+                "again; nothing was changed"_s.arg(id)
+                    .arg(statusToString(s))));
         }
         if (o.command == Command::Cancel && isFinished(s)) {
-            return fail(makeError(ErrorCode::InvalidState,
-                                  u"job %1 is already %2; nothing was changed"_s.arg(id).arg(statusToString(s))));
+            return fail(makeError(
+                ErrorCode::InvalidState,
+                u"job %1 is already %2; nothing was changed"_s.arg(id).arg(statusToString(s))));
         }
     }
     const JobFilter filter = JobFilter::byIds(o.ids);
     Result<int> changed = o.command == Command::Retry ? store.runNow(filter)
-        : o.command == Command::Cancel               ? store.cancel(filter)
-                                                     : store.remove(filter);
+        : o.command == Command::Cancel                ? store.cancel(filter)
+                                                      : store.remove(filter);
     if (!changed)
         return fail(changed.error());
     const QString verb = o.command == Command::Retry ? u"queued to run now"_s
-        : o.command == Command::Cancel              ? u"cancelled"_s
-                                                    : u"deleted"_s;
+        : o.command == Command::Cancel               ? u"cancelled"_s
+                                                     : u"deleted"_s;
     if (o.json) {
         QJsonArray ids;
         for (qint64 id : o.ids)
@@ -258,13 +270,13 @@ int stats(JobStore &store, const AppOptions &o)
     auto all = store.statistics(o.windowSeconds);
     if (!all)
         return fail(all.error());
-    auto duration = [](const std::optional<double> &s) {
-        return s ? QString::number(*s, 'f', 3) : u"-"_s;
-    };
+    auto duration
+        = [](const std::optional<double> &s) { return s ? QString::number(*s, 'f', 3) : u"-"_s; };
     if (o.json) {
         QJsonArray array;
         for (const TypeStatistics &s : std::as_const(*all)) {
-            auto optional = [](const std::optional<double> &v) { return v ? QJsonValue(*v) : QJsonValue(); };
+            auto optional
+                = [](const std::optional<double> &v) { return v ? QJsonValue(*v) : QJsonValue(); };
             array.append(QJsonObject {
                 { u"type"_s, s.type },
                 { u"queued"_s, s.queued },
@@ -310,7 +322,9 @@ int stats(JobStore &store, const AppOptions &o)
                      .arg(s.success, 9)
                      .arg(s.failed, 8)
                      .arg(s.cancelled, 9)
-                     .arg(s.finishedInWindow ? QString::number(s.successRate * 100, 'f', 1) : u"-"_s, 6)
+                     .arg(s.finishedInWindow ? QString::number(s.successRate * 100, 'f', 1)
+                                             : u"-"_s,
+                          6)
                      .arg(QString::number(s.throughputPerSecond, 'f', 2), 8)
                      .arg(duration(s.durationP50Seconds) + u'/' + duration(s.durationP95Seconds))
               << '\n';

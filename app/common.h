@@ -1,11 +1,9 @@
 #pragma once
 
+#include "oddjobs/jobstore.h"
 #include "options.h"
 
-#include "oddjobs/jobstore.h"
-
 #include <QTextStream>
-
 #include <memory>
 
 QTextStream &out();

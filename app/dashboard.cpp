@@ -1,11 +1,10 @@
 #include "dashboard.h"
 
 #include "common.h"
-#include "demohandlers.h"
-#include "processhandler.h"
-
 #include "connectiondialog.h"
+#include "demohandlers.h"
 #include "mainwindow.h"
+#include "processhandler.h"
 #include "storeclient.h"
 
 #include <QApplication>
@@ -60,7 +59,8 @@ int runDashboard(int &argc, char **argv, const AppOptions &options)
     Ui::MainWindow window(handlers, worker, options.autoStartWorker && !options.monitorOnly);
     QString url = options.databaseUrl;
     QString table = options.table;
-    if (url.isEmpty() && qEnvironmentVariableIsEmpty("ODDJOBS_DATABASE_URL") && options.configFile.isEmpty()) {
+    if (url.isEmpty() && qEnvironmentVariableIsEmpty("ODDJOBS_DATABASE_URL")
+        && options.configFile.isEmpty()) {
         // Reopen what was open last time; else the default SQLite file.
         QSettings settings;
         url = settings.value(u"lastDatabase"_s).toString();
@@ -68,17 +68,21 @@ int runDashboard(int &argc, char **argv, const AppOptions &options)
             table = settings.value(u"lastTable"_s, table).toString();
     }
     bool demoPending = options.demo;
-    QObject::connect(&window, &Ui::MainWindow::databaseOpened, &window, [&](bool ok, const QString &message) {
-        if (!ok) {
-            QMessageBox::warning(&window, QApplication::translate("Dashboard", "Cannot open the database"), message);
-            return;
-        }
-        if (demoPending) {
-            demoPending = false;
-            window.client()->call<int>([](JobStore &store) { return enqueueDemoJobs(store); }, &window,
-                                       [&window](const Result<int> &) { window.refreshNow(); });
-        }
-    });
+    QObject::connect(
+        &window, &Ui::MainWindow::databaseOpened, &window, [&](bool ok, const QString &message) {
+            if (!ok) {
+                QMessageBox::warning(
+                    &window, QApplication::translate("Dashboard", "Cannot open the database"),
+                    message);
+                return;
+            }
+            if (demoPending) {
+                demoPending = false;
+                window.client()->call<int>([](JobStore &store) { return enqueueDemoJobs(store); },
+                                           &window,
+                                           [&window](const Result<int> &) { window.refreshNow(); });
+            }
+        });
     QString error;
     if (!window.openDatabase(url, table, options.monitorOnly, &error)) {
         err() << "oddjobs: " << error << Qt::endl;

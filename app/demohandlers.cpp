@@ -1,7 +1,6 @@
 #include "demohandlers.h"
 
 #include <QJsonObject>
-
 #include <cmath>
 
 using namespace Qt::StringLiterals;
@@ -32,7 +31,7 @@ void addDemoHandlers(HandlerRegistry &registry)
     registry.add(u"oddjobs.echo"_s, [](JobContext &ctx) {
         const QJsonObject payload = ctx.job().payload.toObject();
         return HandlerResult::success(payload.contains(u"contents"_s) ? payload.value(u"contents"_s)
-                                                                       : ctx.job().payload);
+                                                                      : ctx.job().payload);
     });
     registry.add(u"oddjobs.fail"_s, [](JobContext &ctx) {
         QString message = argument(ctx.job(), u"message"_s).toString();
@@ -48,12 +47,15 @@ Result<int> enqueueDemoJobs(JobStore &store)
     for (double seconds : { 0.5, 1.0, 2.0, 3.0 })
         jobs << NewJob::tagged(u"oddjobs.sleep"_s, QJsonObject { { u"seconds"_s, seconds } });
     for (int i = 1; i <= 4; ++i)
-        jobs << NewJob::tagged(u"oddjobs.echo"_s, QJsonObject { { u"hello"_s, u"world"_s }, { u"n"_s, i } });
+        jobs << NewJob::tagged(u"oddjobs.echo"_s,
+                               QJsonObject { { u"hello"_s, u"world"_s }, { u"n"_s, i } });
     // Retries after 2 s and 4 s (2^attempts), then fails for good: all within a minute.
-    NewJob failing = NewJob::tagged(u"oddjobs.fail"_s, QJsonObject { { u"message"_s, u"the demo failure"_s } });
+    NewJob failing = NewJob::tagged(u"oddjobs.fail"_s,
+                                    QJsonObject { { u"message"_s, u"the demo failure"_s } });
     failing.maxAttempts = 3;
     jobs << failing;
-    NewJob once = NewJob::tagged(u"oddjobs.fail"_s, QJsonObject { { u"message"_s, u"fails once, no retry"_s } });
+    NewJob once = NewJob::tagged(u"oddjobs.fail"_s,
+                                 QJsonObject { { u"message"_s, u"fails once, no retry"_s } });
     once.maxAttempts = 1;
     jobs << once;
     NewJob later = NewJob::tagged(u"oddjobs.echo"_s, QJsonObject { { u"scheduled"_s, true } });

@@ -2,11 +2,10 @@
 
 #include "common.h"
 #include "demohandlers.h"
+#include "oddjobs/runner.h"
 #include "pidfile.h"
 #include "processhandler.h"
 #include "signalwatcher.h"
-
-#include "oddjobs/runner.h"
 
 #include <QCoreApplication>
 #include <QLoggingCategory>
@@ -39,8 +38,9 @@ int runHeadless(const AppOptions &options)
     }
 
     // The worker prints its structured events itself; the category output would repeat them.
-    QLoggingCategory::setFilterRules(u"oddjobs.core.runner.debug=false\noddjobs.core.runner.info=false\n"
-                                     "oddjobs.core.runner.warning=false\noddjobs.core.runner.critical=false"_s);
+    QLoggingCategory::setFilterRules(
+        u"oddjobs.core.runner.debug=false\noddjobs.core.runner.info=false\n"
+        "oddjobs.core.runner.warning=false\noddjobs.core.runner.critical=false"_s);
     {
         // Open once up front: a bad URL, an unreachable server or a refused schema is reported
         // at start-up with a clear message instead of as a retry loop.
@@ -71,22 +71,26 @@ int runHeadless(const AppOptions &options)
     Runner runner(config, handlers);
     const LogLevel minLevel = options.logLevel;
     const bool json = options.jsonLogs;
-    auto print = [json](const LogEvent &event) { out() << (json ? event.toJsonLine() : event.toText()) << Qt::endl; };
+    auto print = [json](const LogEvent &event) {
+        out() << (json ? event.toJsonLine() : event.toText()) << Qt::endl;
+    };
     QObject::connect(&runner, &Runner::logEvent, [minLevel, print](const LogEvent &event) {
         if (int(event.level) >= int(minLevel))
             print(event);
     });
     bool reachedRunning = false;
     QObject::connect(&runner, &Runner::started, [&] { reachedRunning = true; });
-    QObject::connect(&runner, &Runner::stopped, [&] { QCoreApplication::exit(reachedRunning ? 0 : 1); });
+    QObject::connect(&runner, &Runner::stopped,
+                     [&] { QCoreApplication::exit(reachedRunning ? 0 : 1); });
     SignalWatcher watcher;
     QObject::connect(&watcher, &SignalWatcher::terminationRequested, [&](int, int count) {
         LogEvent e;
         e.time = QDateTime::currentDateTimeUtc();
         e.worker = runner.workerName();
         if (count == 1) {
-            e.message = u"stopping: running jobs get %1 s to finish (signal again to stop at once)"_s.arg(
-                options.shutdownTimeoutSeconds);
+            e.message
+                = u"stopping: running jobs get %1 s to finish (signal again to stop at once)"_s.arg(
+                    options.shutdownTimeoutSeconds);
             print(e);
             runner.stop();
         } else {

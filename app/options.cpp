@@ -8,7 +8,6 @@
 #include <QFile>
 #include <QFileInfo>
 #include <QSettings>
-
 #include <cmath>
 
 using namespace Qt::StringLiterals;
@@ -30,8 +29,9 @@ ParsedOptions usageError(const QString &message, Command command = Command::Dash
 const QList<QPair<QString, Command>> &subcommands()
 {
     static const QList<QPair<QString, Command>> list {
-        { u"migrate"_s, Command::Migrate }, { u"enqueue"_s, Command::Enqueue }, { u"list"_s, Command::List },
-        { u"show"_s, Command::Show },       { u"retry"_s, Command::Retry },     { u"cancel"_s, Command::Cancel },
+        { u"migrate"_s, Command::Migrate }, { u"enqueue"_s, Command::Enqueue },
+        { u"list"_s, Command::List },       { u"show"_s, Command::Show },
+        { u"retry"_s, Command::Retry },     { u"cancel"_s, Command::Cancel },
         { u"delete"_s, Command::Delete },   { u"stats"_s, Command::Stats },
     };
     return list;
@@ -50,7 +50,8 @@ QString describe(Command command)
     case Command::Show:
         return u"Show one job in full."_s;
     case Command::Retry:
-        return u"Run failed, cancelled, retrying or scheduled jobs now (attempts restart for failed and "
+        return u"Run failed, cancelled, retrying or scheduled jobs now (attempts restart for "
+               u"failed and "
                "cancelled ones)."_s;
     case Command::Cancel:
         return u"Cancel queued, retrying or running jobs."_s;
@@ -77,11 +78,13 @@ bool parseInt(const QString &text, int min, int max, int *out)
 
 QString rangeError(const QString &name, int min, int max, const QString &value)
 {
-    return u"%1 must be a whole number from %2 to %3, not '%4'"_s.arg(name).arg(min).arg(max).arg(value);
+    return u"%1 must be a whole number from %2 to %3, not '%4'"_s.arg(name).arg(min).arg(max).arg(
+        value);
 }
 
 // Values that come from the config file or from flags go through the same checks.
-QString applyWorkerSetting(AppOptions &o, const QString &key, const QString &value, const QString &shownAs)
+QString applyWorkerSetting(AppOptions &o, const QString &key, const QString &value,
+                           const QString &shownAs)
 {
     if (key == u"database") {
         o.databaseUrl = value;
@@ -100,7 +103,8 @@ QString applyWorkerSetting(AppOptions &o, const QString &key, const QString &val
         bool ok = false;
         const double seconds = value.trimmed().toDouble(&ok);
         if (!ok || !std::isfinite(seconds) || seconds < 0.01 || seconds > 86400)
-            return u"%1 must be a number of seconds from 0.01 to 86400, not '%2'"_s.arg(shownAs, value);
+            return u"%1 must be a number of seconds from 0.01 to 86400, not '%2'"_s.arg(shownAs,
+                                                                                        value);
         o.pollIntervalMs = int(std::lround(seconds * 1000));
     } else if (key == u"log-level") {
         const auto level = OddJobs::logLevelFromString(value.trimmed());
@@ -229,92 +233,109 @@ ParsedOptions parseOptions(const QStringList &arguments)
         parser.setApplicationDescription(
             u"OddJobs: a background-job queue in PostgreSQL or SQLite.\n\n"
             "  oddjobs [options]              the dashboard with an embedded worker\n"
-            "  oddjobs --headless [options]   a worker without a window, logging to standard output\n"
-            "  oddjobs COMMAND --help         help on a command: migrate, enqueue, list, show, retry,\n"
+            "  oddjobs --headless [options]   a worker without a window, logging to standard "
+            "output\n"
+            "  oddjobs COMMAND --help         help on a command: migrate, enqueue, list, show, "
+            "retry,\n"
             "                                 cancel, delete, stats"_s);
     } else {
         parser.setApplicationDescription(describe(command));
     }
     const QCommandLineOption help({ u"h"_s, u"help"_s }, u"Show this help."_s);
     const QCommandLineOption version({ u"v"_s, u"version"_s }, u"Show the version."_s);
-    const QCommandLineOption database(u"database"_s,
-                                      u"Database URL: sqlite:/path/jobs.db, sqlite::memory: or "
-                                      "postgresql://user@host:port/db (default: $ODDJOBS_DATABASE_URL, "
-                                      "else a SQLite file in the app data folder)."_s,
-                                      u"url"_s);
-    const QCommandLineOption table(u"table"_s, u"Jobs table, optionally schema.table (default: jobs)."_s,
-                                   u"name"_s);
-    const QCommandLineOption config(u"config"_s,
-                                    u"INI file with database, table, worker settings and a [handlers] "
-                                    "section (job type = command line). Flags override it."_s,
-                                    u"file"_s);
+    const QCommandLineOption database(
+        u"database"_s,
+        u"Database URL: sqlite:/path/jobs.db, sqlite::memory: or "
+        "postgresql://user@host:port/db (default: $ODDJOBS_DATABASE_URL, "
+        "else a SQLite file in the app data folder)."_s,
+        u"url"_s);
+    const QCommandLineOption table(
+        u"table"_s, u"Jobs table, optionally schema.table (default: jobs)."_s, u"name"_s);
+    const QCommandLineOption config(
+        u"config"_s,
+        u"INI file with database, table, worker settings and a [handlers] "
+        "section (job type = command line). Flags override it."_s,
+        u"file"_s);
     const QCommandLineOption json(u"json"_s, u"Machine-readable JSON output."_s);
     parser.addOptions({ help, database, table, config });
 
     const QCommandLineOption headless(u"headless"_s, u"Run a worker without the dashboard."_s);
-    const QCommandLineOption concurrency(u"concurrency"_s, u"Jobs run at once (default: 10)."_s, u"n"_s);
-    const QCommandLineOption workerQueue(u"queue"_s, u"Only run jobs of this queue (repeatable)."_s, u"name"_s);
-    const QCommandLineOption poll(u"poll-interval"_s,
-                                  u"Seconds between polls (default: 5 for PostgreSQL, 1 for SQLite)."_s,
-                                  u"seconds"_s);
-    const QCommandLineOption lockTimeout(u"lock-timeout"_s,
-                                         u"Seconds without a heartbeat after which a running job counts "
-                                         "as abandoned (default: 60)."_s,
-                                         u"seconds"_s);
-    const QCommandLineOption shutdownTimeout(u"shutdown-timeout"_s,
-                                             u"Seconds running jobs get to finish on SIGINT/SIGTERM "
-                                             "(default: 30)."_s,
-                                             u"seconds"_s);
-    const QCommandLineOption logLevel(u"log-level"_s, u"debug, info, warning or error (default: info)."_s,
-                                      u"level"_s);
-    const QCommandLineOption logFormat(u"log-format"_s, u"text or json (default: text)."_s, u"format"_s);
-    const QCommandLineOption demo(u"demo"_s, u"Enqueue a few jobs of the built-in demo types first."_s);
-    const QCommandLineOption noMigrate(u"no-migrate"_s, u"Do not create or upgrade the jobs table on start."_s);
+    const QCommandLineOption concurrency(u"concurrency"_s, u"Jobs run at once (default: 10)."_s,
+                                         u"n"_s);
+    const QCommandLineOption workerQueue(u"queue"_s, u"Only run jobs of this queue (repeatable)."_s,
+                                         u"name"_s);
+    const QCommandLineOption poll(
+        u"poll-interval"_s, u"Seconds between polls (default: 5 for PostgreSQL, 1 for SQLite)."_s,
+        u"seconds"_s);
+    const QCommandLineOption lockTimeout(
+        u"lock-timeout"_s,
+        u"Seconds without a heartbeat after which a running job counts "
+        "as abandoned (default: 60)."_s,
+        u"seconds"_s);
+    const QCommandLineOption shutdownTimeout(
+        u"shutdown-timeout"_s,
+        u"Seconds running jobs get to finish on SIGINT/SIGTERM "
+        "(default: 30)."_s,
+        u"seconds"_s);
+    const QCommandLineOption logLevel(
+        u"log-level"_s, u"debug, info, warning or error (default: info)."_s, u"level"_s);
+    const QCommandLineOption logFormat(u"log-format"_s, u"text or json (default: text)."_s,
+                                       u"format"_s);
+    const QCommandLineOption demo(u"demo"_s,
+                                  u"Enqueue a few jobs of the built-in demo types first."_s);
+    const QCommandLineOption noMigrate(u"no-migrate"_s,
+                                       u"Do not create or upgrade the jobs table on start."_s);
     const QCommandLineOption pidFile(u"pid-file"_s,
                                      u"Write the process id here; refuse to start while it names a "
                                      "running worker."_s,
                                      u"path"_s);
-    const QCommandLineOption monitor(u"monitor"_s,
-                                     u"Dashboard: open the database read-only, without a worker or actions."_s);
-    const QCommandLineOption noWorker(u"no-worker"_s, u"Dashboard: do not start the embedded worker."_s);
-    const QCommandLineOption lang(u"lang"_s, u"Dashboard language, e.g. de or en (default: the system's)."_s,
-                                  u"code"_s);
+    const QCommandLineOption monitor(
+        u"monitor"_s, u"Dashboard: open the database read-only, without a worker or actions."_s);
+    const QCommandLineOption noWorker(u"no-worker"_s,
+                                      u"Dashboard: do not start the embedded worker."_s);
+    const QCommandLineOption lang(
+        u"lang"_s, u"Dashboard language, e.g. de or en (default: the system's)."_s, u"code"_s);
     // enqueue
-    const QCommandLineOption runAt(u"run-at"_s, u"Earliest start, ISO 8601 (e.g. 2026-12-24T18:00:00Z)."_s,
-                                   u"time"_s);
+    const QCommandLineOption runAt(
+        u"run-at"_s, u"Earliest start, ISO 8601 (e.g. 2026-12-24T18:00:00Z)."_s, u"time"_s);
     const QCommandLineOption in(u"in"_s, u"Earliest start, in this many seconds."_s, u"seconds"_s);
     const QCommandLineOption queue(u"queue"_s, u"Queue (default: default)."_s, u"name"_s);
     const QCommandLineOption priority(u"priority"_s, u"Smaller runs first (default: 0)."_s, u"n"_s);
-    const QCommandLineOption maxAttempts(u"max-attempts"_s, u"Attempts before it fails for good."_s, u"n"_s);
-    const QCommandLineOption timeout(u"timeout"_s, u"Seconds one attempt may take."_s, u"seconds"_s);
+    const QCommandLineOption maxAttempts(u"max-attempts"_s, u"Attempts before it fails for good."_s,
+                                         u"n"_s);
+    const QCommandLineOption timeout(u"timeout"_s, u"Seconds one attempt may take."_s,
+                                     u"seconds"_s);
     // list
-    const QCommandLineOption status(u"status"_s,
-                                    u"Only this status (repeatable): queued, locked, retry, success, "
-                                    "failed, cancelled."_s,
-                                    u"status"_s);
+    const QCommandLineOption status(
+        u"status"_s,
+        u"Only this status (repeatable): queued, locked, retry, success, "
+        "failed, cancelled."_s,
+        u"status"_s);
     const QCommandLineOption type(u"type"_s, u"Only this job type (repeatable)."_s, u"type"_s);
     const QCommandLineOption listQueue(u"queue"_s, u"Only this queue (repeatable)."_s, u"name"_s);
-    const QCommandLineOption workerFilter(u"worker"_s, u"Only jobs locked by this worker (repeatable)."_s,
-                                          u"name"_s);
+    const QCommandLineOption workerFilter(
+        u"worker"_s, u"Only jobs locked by this worker (repeatable)."_s, u"name"_s);
     const QCommandLineOption search(u"search"_s, u"Job id, or text in the payload."_s, u"text"_s);
     const QCommandLineOption limit(u"limit"_s, u"At most this many jobs (default: 50)."_s, u"n"_s);
     // stats
-    const QCommandLineOption window(u"window"_s, u"Seconds of history for rates and durations (default: 3600)."_s,
-                                    u"seconds"_s);
+    const QCommandLineOption window(
+        u"window"_s, u"Seconds of history for rates and durations (default: 3600)."_s,
+        u"seconds"_s);
 
     switch (command) {
     case Command::Dashboard:
     case Command::Headless:
-        parser.addOptions({ version, headless, concurrency, workerQueue, poll, lockTimeout, shutdownTimeout,
-                            logLevel, logFormat, demo, noMigrate, pidFile, monitor, noWorker, lang });
+        parser.addOptions({ version, headless, concurrency, workerQueue, poll, lockTimeout,
+                            shutdownTimeout, logLevel, logFormat, demo, noMigrate, pidFile, monitor,
+                            noWorker, lang });
         break;
     case Command::Migrate:
         break;
     case Command::Enqueue:
         parser.addOptions({ json, runAt, in, queue, priority, maxAttempts, timeout });
         parser.addPositionalArgument(u"type"_s, u"The job type, e.g. SendMail."_s);
-        parser.addPositionalArgument(u"json"_s, u"The payload contents as JSON, or - for standard input."_s,
-                                     u"[json|-]"_s);
+        parser.addPositionalArgument(
+            u"json"_s, u"The payload contents as JSON, or - for standard input."_s, u"[json|-]"_s);
         break;
     case Command::List:
         parser.addOptions({ json, status, type, listQueue, workerFilter, search, limit });
@@ -342,10 +363,12 @@ ParsedOptions parseOptions(const QStringList &arguments)
     if (parser.isSet(help)) {
         p.exitCode = 0;
         // Parsed before any application object exists, so Qt does not know the program's name.
-        p.output = parser.helpText().replace(u"<executable_name>"_s, QCoreApplication::applicationName());
+        p.output = parser.helpText().replace(u"<executable_name>"_s,
+                                             QCoreApplication::applicationName());
         if (!worker)
             p.output.replace(QCoreApplication::applicationName() + u" [options]"_s,
-                             QCoreApplication::applicationName() + u' ' + commandName(command) + u" [options]"_s);
+                             QCoreApplication::applicationName() + u' ' + commandName(command)
+                                 + u" [options]"_s);
         return p;
     }
     if (worker && parser.isSet(version)) {
@@ -377,7 +400,7 @@ ParsedOptions parseOptions(const QStringList &arguments)
         if (parser.isSet(headless))
             o.command = Command::Headless;
         const QList<QPair<const QCommandLineOption *, QString>> settings {
-            { &concurrency, u"concurrency"_s }, { &poll, u"poll-interval"_s },
+            { &concurrency, u"concurrency"_s },  { &poll, u"poll-interval"_s },
             { &lockTimeout, u"lock-timeout"_s }, { &shutdownTimeout, u"shutdown-timeout"_s },
             { &logLevel, u"log-level"_s },       { &logFormat, u"log-format"_s },
             { &pidFile, u"pid-file"_s },
@@ -401,9 +424,11 @@ ParsedOptions parseOptions(const QStringList &arguments)
         o.monitorOnly = parser.isSet(monitor);
         o.autoStartWorker = !parser.isSet(noWorker);
         o.language = parser.value(lang).trimmed();
-        if (o.command == Command::Headless && (o.monitorOnly || parser.isSet(noWorker) || parser.isSet(lang)))
-            return usageError(u"--monitor, --no-worker and --lang are dashboard options, not for --headless"_s,
-                              command);
+        if (o.command == Command::Headless
+            && (o.monitorOnly || parser.isSet(noWorker) || parser.isSet(lang)))
+            return usageError(
+                u"--monitor, --no-worker and --lang are dashboard options, not for --headless"_s,
+                command);
         if (o.monitorOnly && o.demo)
             return usageError(u"--demo writes jobs; it does not go with --monitor"_s, command);
         break;
@@ -416,8 +441,9 @@ ParsedOptions parseOptions(const QStringList &arguments)
         if (positional.isEmpty())
             return usageError(u"enqueue needs a job type"_s, command);
         if (positional.size() > 2)
-            return usageError(u"unexpected argument '%1'; quote the JSON as one argument"_s.arg(positional.at(2)),
-                              command);
+            return usageError(
+                u"unexpected argument '%1'; quote the JSON as one argument"_s.arg(positional.at(2)),
+                command);
         o.jobType = positional.at(0);
         if (o.jobType.trimmed().isEmpty())
             return usageError(u"the job type is empty"_s, command);
@@ -425,20 +451,23 @@ ParsedOptions parseOptions(const QStringList &arguments)
         if (parser.isSet(runAt) && parser.isSet(in))
             return usageError(u"give --run-at or --in, not both"_s, command);
         if (parser.isSet(runAt)) {
-            const QDateTime t = QDateTime::fromString(parser.value(runAt).trimmed(), Qt::ISODateWithMs);
+            const QDateTime t
+                = QDateTime::fromString(parser.value(runAt).trimmed(), Qt::ISODateWithMs);
             if (!t.isValid() || t.date().year() < 1 || t.date().year() > 9999)
-                return usageError(u"--run-at must be an ISO 8601 date and time such as 2026-12-24T18:00:00Z, "
-                                  "not '%1'"_s.arg(parser.value(runAt)),
-                                  command);
+                return usageError(
+                    u"--run-at must be an ISO 8601 date and time such as 2026-12-24T18:00:00Z, "
+                    "not '%1'"_s.arg(parser.value(runAt)),
+                    command);
             o.runAt = parser.value(runAt).trimmed();
         }
         if (parser.isSet(in)) {
             bool ok = false;
             const double seconds = parser.value(in).toDouble(&ok);
             if (!ok || !std::isfinite(seconds) || seconds < 0 || seconds > 3153600000.0)
-                return usageError(u"--in must be a number of seconds from 0 to 3153600000, not '%1'"_s.arg(
-                                      parser.value(in)),
-                                  command);
+                return usageError(
+                    u"--in must be a number of seconds from 0 to 3153600000, not '%1'"_s.arg(
+                        parser.value(in)),
+                    command);
             o.inSeconds = seconds;
         }
         if (parser.isSet(queue)) {
@@ -446,18 +475,23 @@ ParsedOptions parseOptions(const QStringList &arguments)
             if (o.queue.isEmpty())
                 return usageError(u"--queue needs a name"_s, command);
         }
-        if (parser.isSet(priority) && !parseInt(parser.value(priority), -1000000, 1000000, &o.priority))
-            return usageError(rangeError(u"--priority"_s, -1000000, 1000000, parser.value(priority)), command);
+        if (parser.isSet(priority)
+            && !parseInt(parser.value(priority), -1000000, 1000000, &o.priority))
+            return usageError(
+                rangeError(u"--priority"_s, -1000000, 1000000, parser.value(priority)), command);
         if (parser.isSet(maxAttempts)) {
             int n = 0;
             if (!parseInt(parser.value(maxAttempts), 1, 1000000, &n))
-                return usageError(rangeError(u"--max-attempts"_s, 1, 1000000, parser.value(maxAttempts)), command);
+                return usageError(
+                    rangeError(u"--max-attempts"_s, 1, 1000000, parser.value(maxAttempts)),
+                    command);
             o.maxAttempts = n;
         }
         if (parser.isSet(timeout)) {
             int n = 0;
             if (!parseInt(parser.value(timeout), 1, 31536000, &n))
-                return usageError(rangeError(u"--timeout"_s, 1, 31536000, parser.value(timeout)), command);
+                return usageError(rangeError(u"--timeout"_s, 1, 31536000, parser.value(timeout)),
+                                  command);
             o.timeoutSeconds = n;
         }
         break;
@@ -467,9 +501,10 @@ ParsedOptions parseOptions(const QStringList &arguments)
             return usageError(u"unexpected argument '%1'"_s.arg(positional.first()), command);
         for (const QString &s : parser.values(status)) {
             if (!OddJobs::statusFromString(s.trimmed()))
-                return usageError(u"unknown status '%1'; use queued, locked, retry, success, failed or "
-                                  "cancelled"_s.arg(s),
-                                  command);
+                return usageError(
+                    u"unknown status '%1'; use queued, locked, retry, success, failed or "
+                    "cancelled"_s.arg(s),
+                    command);
             o.statuses << s.trimmed();
         }
         o.types = parser.values(type);
@@ -492,7 +527,8 @@ ParsedOptions parseOptions(const QStringList &arguments)
             bool ok = false;
             const qint64 id = text.toLongLong(&ok);
             if (!ok || id < 1)
-                return usageError(u"'%1' is not a job id (a whole number above 0)"_s.arg(text), command);
+                return usageError(u"'%1' is not a job id (a whole number above 0)"_s.arg(text),
+                                  command);
             if (!o.ids.contains(id))
                 o.ids << id;
         }
@@ -502,7 +538,8 @@ ParsedOptions parseOptions(const QStringList &arguments)
         if (!positional.isEmpty())
             return usageError(u"unexpected argument '%1'"_s.arg(positional.first()), command);
         if (parser.isSet(window) && !parseInt(parser.value(window), 1, 31536000, &o.windowSeconds))
-            return usageError(rangeError(u"--window"_s, 1, 31536000, parser.value(window)), command);
+            return usageError(rangeError(u"--window"_s, 1, 31536000, parser.value(window)),
+                              command);
         break;
     }
     if (o.demo && o.command != Command::Headless && o.command != Command::Dashboard)

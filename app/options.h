@@ -6,14 +6,25 @@
 #include <QPair>
 #include <QString>
 #include <QStringList>
-
 #include <optional>
 
 // Everything the command line and the config file say, validated. Parsing never exits the
 // process itself, so every error is reported the same way (one line, exit code 2).
 struct AppOptions
 {
-    enum class Command { Dashboard, Headless, Migrate, Enqueue, List, Show, Retry, Cancel, Delete, Stats };
+    enum class Command
+    {
+        Dashboard,
+        Headless,
+        Migrate,
+        Enqueue,
+        List,
+        Show,
+        Retry,
+        Cancel,
+        Delete,
+        Stats
+    };
     Command command = Command::Dashboard;
 
     // Where (flags override the config file, which overrides these defaults).

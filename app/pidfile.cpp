@@ -4,7 +4,6 @@
 #include <QFile>
 #include <QFileInfo>
 #include <QSaveFile>
-
 #include <cerrno>
 #include <csignal>
 #include <sys/types.h>
@@ -25,7 +24,8 @@ bool isRunningWorker(qint64 pid)
     if (!cmdline.open(QIODevice::ReadOnly))
         return true; // cannot tell: be careful
     const QByteArray argv0 = cmdline.readAll().split('\0').value(0);
-    return QFileInfo(QString::fromLocal8Bit(argv0)).fileName() == QFileInfo(QCoreApplication::applicationFilePath()).fileName();
+    return QFileInfo(QString::fromLocal8Bit(argv0)).fileName()
+        == QFileInfo(QCoreApplication::applicationFilePath()).fileName();
 }
 } // namespace
 
@@ -39,14 +39,16 @@ Result<void> PidFile::acquire(const QString &path)
     QFile existing(path);
     if (existing.exists()) {
         if (!existing.open(QIODevice::ReadOnly))
-            return makeError(ErrorCode::InvalidArgument, u"the pid file %1 cannot be read"_s.arg(path));
+            return makeError(ErrorCode::InvalidArgument,
+                             u"the pid file %1 cannot be read"_s.arg(path));
         bool ok = false;
         const qint64 pid = QString::fromLatin1(existing.read(32)).trimmed().toLongLong(&ok);
         existing.close();
         if (ok && isRunningWorker(pid))
-            return makeError(ErrorCode::InvalidState,
-                             u"another worker (pid %1) is running with the pid file %2; stop it first"_s.arg(pid).arg(
-                                 path));
+            return makeError(
+                ErrorCode::InvalidState,
+                u"another worker (pid %1) is running with the pid file %2; stop it first"_s.arg(pid)
+                    .arg(path));
     }
     QSaveFile file(path);
     if (!file.open(QIODevice::WriteOnly))

@@ -59,35 +59,41 @@ std::optional<QStringList> ProcessHandlerSpec::splitCommandLine(const QString &c
     return words;
 }
 
-Result<ProcessHandlerSpec> ProcessHandlerSpec::parse(const QString &type, const QString &commandLine)
+Result<ProcessHandlerSpec> ProcessHandlerSpec::parse(const QString &type,
+                                                     const QString &commandLine)
 {
     ProcessHandlerSpec spec;
     spec.type = type;
     spec.commandLine = commandLine;
     const std::optional<QStringList> split = splitCommandLine(commandLine);
     if (!split)
-        return makeError(ErrorCode::InvalidArgument,
-                         u"the command line for '%1' has an unterminated quote or a trailing backslash: %2"_s.arg(
-                             type, commandLine));
+        return makeError(
+            ErrorCode::InvalidArgument,
+            u"the command line for '%1' has an unterminated quote or a trailing backslash: %2"_s
+                .arg(type, commandLine));
     QStringList parts = *split;
     if (parts.isEmpty())
-        return makeError(ErrorCode::InvalidArgument, u"the handler for '%1' has an empty command"_s.arg(type));
+        return makeError(ErrorCode::InvalidArgument,
+                         u"the handler for '%1' has an empty command"_s.arg(type));
     const QString program = parts.takeFirst();
     QString resolved;
     if (program.contains(u'/')) {
         const QFileInfo info(program);
         if (!info.exists())
-            return makeError(ErrorCode::InvalidArgument,
-                             u"the handler program %1 for '%2' does not exist"_s.arg(program, type));
+            return makeError(
+                ErrorCode::InvalidArgument,
+                u"the handler program %1 for '%2' does not exist"_s.arg(program, type));
         if (!info.isFile() || !info.isExecutable())
-            return makeError(ErrorCode::InvalidArgument,
-                             u"the handler program %1 for '%2' is not an executable file"_s.arg(program, type));
+            return makeError(
+                ErrorCode::InvalidArgument,
+                u"the handler program %1 for '%2' is not an executable file"_s.arg(program, type));
         resolved = info.absoluteFilePath();
     } else {
         resolved = QStandardPaths::findExecutable(program);
         if (resolved.isEmpty())
-            return makeError(ErrorCode::InvalidArgument,
-                             u"the handler program '%1' for '%2' is not in PATH"_s.arg(program, type));
+            return makeError(
+                ErrorCode::InvalidArgument,
+                u"the handler program '%1' for '%2' is not in PATH"_s.arg(program, type));
     }
     spec.program = resolved;
     spec.arguments = parts;
@@ -133,11 +139,13 @@ JobHandler makeProcessHandler(const ProcessHandlerSpec &spec)
         process.setProcessEnvironment(env);
         process.start(QIODevice::ReadWrite);
         if (!process.waitForStarted(30000)) {
-            return HandlerResult::failure(u"cannot start %1: %2"_s.arg(spec.program, process.errorString()),
-                                          QJsonObject { { u"kind"_s, u"start"_s } });
+            return HandlerResult::failure(
+                u"cannot start %1: %2"_s.arg(spec.program, process.errorString()),
+                QJsonObject { { u"kind"_s, u"start"_s } });
         }
         // Any JSON value, also a scalar: serialize it inside an array and take it out again.
-        const QByteArray wrapped = QJsonDocument(QJsonArray { job.payload }).toJson(QJsonDocument::Compact);
+        const QByteArray wrapped
+            = QJsonDocument(QJsonArray { job.payload }).toJson(QJsonDocument::Compact);
         const QByteArray input = wrapped.mid(1, wrapped.size() - 2);
         process.write(input);
         process.closeWriteChannel();
@@ -149,7 +157,8 @@ JobHandler makeProcessHandler(const ProcessHandlerSpec &spec)
             const QByteArray o = process.readAllStandardOutput();
             if (stdoutBytes.size() + o.size() > spec.maxStdoutBytes) {
                 stdoutTruncated = true;
-                stdoutBytes.append(o.left(std::max<qsizetype>(0, spec.maxStdoutBytes - stdoutBytes.size())));
+                stdoutBytes.append(
+                    o.left(std::max<qsizetype>(0, spec.maxStdoutBytes - stdoutBytes.size())));
             } else {
                 stdoutBytes.append(o);
             }
@@ -174,22 +183,27 @@ JobHandler makeProcessHandler(const ProcessHandlerSpec &spec)
         drain();
 
         if (sinceTerminate.isValid()) {
-            const QString why = ctx.stopReason() == StopReason::TimedOut ? u"timeout"_s : u"stopped"_s;
-            return HandlerResult::failure(u"%1 was stopped (%2)"_s.arg(QFileInfo(spec.program).fileName(), why),
-                                          QJsonObject { { u"kind"_s, why } });
+            const QString why
+                = ctx.stopReason() == StopReason::TimedOut ? u"timeout"_s : u"stopped"_s;
+            return HandlerResult::failure(
+                u"%1 was stopped (%2)"_s.arg(QFileInfo(spec.program).fileName(), why),
+                QJsonObject { { u"kind"_s, why } });
         }
         if (process.exitStatus() == QProcess::CrashExit) {
-            QString message = u"%1 crashed (killed by a signal)"_s.arg(QFileInfo(spec.program).fileName());
+            QString message
+                = u"%1 crashed (killed by a signal)"_s.arg(QFileInfo(spec.program).fileName());
             if (!stderrTail.isEmpty())
                 message += u": "_s + tailText(stderrTail, spec.stderrTailBytes);
             return HandlerResult::failure(message, QJsonObject { { u"kind"_s, u"crash"_s } });
         }
         if (process.exitCode() != 0) {
             const QString message = stderrTail.trimmed().isEmpty()
-                ? u"%1 exited with code %2"_s.arg(QFileInfo(spec.program).fileName()).arg(process.exitCode())
+                ? u"%1 exited with code %2"_s.arg(QFileInfo(spec.program).fileName())
+                      .arg(process.exitCode())
                 : tailText(stderrTail, spec.stderrTailBytes);
-            return HandlerResult::failure(message, QJsonObject { { u"kind"_s, u"exit"_s },
-                                                                 { u"exit_code"_s, process.exitCode() } });
+            return HandlerResult::failure(
+                message,
+                QJsonObject { { u"kind"_s, u"exit"_s }, { u"exit_code"_s, process.exitCode() } });
         }
         if (stdoutTruncated || stdoutBytes.trimmed().isEmpty())
             return HandlerResult::success();

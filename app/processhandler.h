@@ -5,7 +5,6 @@
 
 #include <QString>
 #include <QStringList>
-
 #include <optional>
 
 // A job type handled by an external program. The program is started directly (never through
@@ -31,7 +30,8 @@ struct ProcessHandlerSpec
 
     // Splits the command line (quotes as in a shell, but no shell) and finds the program.
     // A missing or non-executable program is an error here, at start-up, not at the first job.
-    static OddJobs::Result<ProcessHandlerSpec> parse(const QString &type, const QString &commandLine);
+    static OddJobs::Result<ProcessHandlerSpec> parse(const QString &type,
+                                                     const QString &commandLine);
 };
 
 OddJobs::JobHandler makeProcessHandler(const ProcessHandlerSpec &spec);

@@ -4,13 +4,11 @@
 //   - the longest stall of the GUI thread while an embedded worker finishes ~1,000 jobs/s
 //     and the table stays live (a 5 ms timer measures the gaps between its ticks).
 //   dashboard_bench [--rows 1000000] [--url postgresql://...] [--seconds 10]
-#include "support/pgcluster.h"
-
 #include "jobtablemodel.h"
 #include "mainwindow.h"
-#include "storeclient.h"
-
 #include "oddjobs/jobstore.h"
+#include "storeclient.h"
+#include "support/pgcluster.h"
 
 #include <QApplication>
 #include <QCommandLineParser>
@@ -25,7 +23,6 @@
 #include <QSqlQuery>
 #include <QTableView>
 #include <QTimer>
-
 #include <atomic>
 #include <chrono>
 #include <cstdio>
@@ -76,8 +73,10 @@ int main(int argc, char *argv[])
     QCommandLineParser parser;
     parser.addHelpOption();
     const QCommandLineOption rows(u"rows"_s, u"Jobs in the table."_s, u"n"_s, u"1000000"_s);
-    const QCommandLineOption url(u"url"_s, u"Use this database instead of a throwaway cluster."_s, u"url"_s);
-    const QCommandLineOption seconds(u"seconds"_s, u"How long the live phase runs."_s, u"s"_s, u"10"_s);
+    const QCommandLineOption url(u"url"_s, u"Use this database instead of a throwaway cluster."_s,
+                                 u"url"_s);
+    const QCommandLineOption seconds(u"seconds"_s, u"How long the live phase runs."_s, u"s"_s,
+                                     u"10"_s);
     parser.addOptions({ rows, url, seconds });
     parser.process(app);
     const qint64 n = parser.value(rows).toLongLong();
@@ -105,20 +104,25 @@ int main(int argc, char *argv[])
         QElapsedTimer fill;
         fill.start();
         // A realistic mix: mostly finished jobs of a few types, some queued, some failed.
-        const QString sql = u"INSERT INTO jobs (payload, status, attempts, started_at, finished_at, last_error) "
-                            "SELECT jsonb_build_object('tag', (ARRAY['mail.send','report.render','sync.crm','image.thumb'])"
-                            "[1 + g %% 4], 'contents', jsonb_build_object('n', g)), "
-                            "CASE WHEN g %% 50 = 0 THEN 'failed' WHEN g %% 97 = 0 THEN 'queued' ELSE 'success' END, 1, "
-                            "now() - interval '1 hour', now() - interval '59 minutes', "
-                            "CASE WHEN g %% 50 = 0 THEN '{\"message\": \"boom\"}'::jsonb END "
-                            "FROM generate_series(1, %1) g"_s.arg(n);
+        const QString sql
+            = u"INSERT INTO jobs (payload, status, attempts, started_at, finished_at, last_error) "
+              "SELECT jsonb_build_object('tag', "
+              "(ARRAY['mail.send','report.render','sync.crm','image.thumb'])"
+              "[1 + g %% 4], 'contents', jsonb_build_object('n', g)), "
+              "CASE WHEN g %% 50 = 0 THEN 'failed' WHEN g %% 97 = 0 THEN 'queued' ELSE 'success' "
+              "END, 1, "
+              "now() - interval '1 hour', now() - interval '59 minutes', "
+              "CASE WHEN g %% 50 = 0 THEN '{\"message\": \"boom\"}'::jsonb END "
+              "FROM generate_series(1, %1) g"_s.arg(n);
         QString fixed = sql;
         fixed.replace(u"%%"_s, u"%"_s);
         if (!q.exec(fixed) || !q.exec(u"VACUUM ANALYZE jobs"_s)) {
             std::fprintf(stderr, "fill failed: %s\n", qPrintable(q.lastError().text()));
             return 1;
         }
-        emitLine({ { u"test"_s, u"dashboard_fill"_s }, { u"rows"_s, n }, { u"seconds"_s, fill.elapsed() / 1000.0 } });
+        emitLine({ { u"test"_s, u"dashboard_fill"_s },
+                   { u"rows"_s, n },
+                   { u"seconds"_s, fill.elapsed() / 1000.0 } });
     }
 
     HandlerRegistry handlers;
@@ -145,7 +149,10 @@ int main(int argc, char *argv[])
         t.start();
         window.jobModel()->setFilter(filter);
         const qint64 ms = waitForRows(window.jobModel(), t);
-        emitLine({ { u"test"_s, u"dashboard_filter"_s }, { u"filter"_s, name }, { u"rows"_s, n }, { u"first_rows_ms"_s, ms } });
+        emitLine({ { u"test"_s, u"dashboard_filter"_s },
+                   { u"filter"_s, name },
+                   { u"rows"_s, n },
+                   { u"first_rows_ms"_s, ms } });
     };
     JobFilter byType;
     byType.types = { u"sync.crm"_s };
@@ -157,7 +164,11 @@ int main(int argc, char *argv[])
     both.statuses = { JobStatus::Failed };
     filterTime(both, u"type+status"_s);
     window.jobModel()->setFilter({});
-    { QElapsedTimer t; t.start(); waitForRows(window.jobModel(), t); }
+    {
+        QElapsedTimer t;
+        t.start();
+        waitForRows(window.jobModel(), t);
+    }
 
     // Live phase: the embedded worker drains jobs enqueued at ~1,000/s while the table
     // refreshes; the GUI thread's longest gap between 5 ms ticks is its worst stall.
@@ -203,7 +214,8 @@ int main(int argc, char *argv[])
     feeding = false;
     feeder.join();
     probe.stop();
-    const qint64 done = *(*store)->count(JobFilter { {}, { JobStatus::Success }, { u"bench.live"_s }, {}, {}, {}, {}, {}, {} });
+    const qint64 done = *(*store)->count(
+        JobFilter { {}, { JobStatus::Success }, { u"bench.live"_s }, {}, {}, {}, {}, {}, {} });
     emitLine({ { u"test"_s, u"dashboard_live"_s },
                { u"rows"_s, n },
                { u"seconds"_s, liveSeconds },

@@ -7,10 +7,9 @@
 //
 // Without --url a throwaway PostgreSQL cluster is started with the server's default
 // durability (fsync and synchronous_commit on), like the peers' server.
-#include "support/pgcluster.h"
-
 #include "oddjobs/jobstore.h"
 #include "oddjobs/runner.h"
+#include "support/pgcluster.h"
 
 #include <QCommandLineParser>
 #include <QCoreApplication>
@@ -29,7 +28,6 @@
 #include <QTemporaryDir>
 #include <QThread>
 #include <QTimer>
-
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -57,8 +55,8 @@ double percentile(QList<double> values, double p)
     if (values.isEmpty())
         return 0;
     std::sort(values.begin(), values.end());
-    const qsizetype rank = std::clamp<qsizetype>(qsizetype(std::ceil(p / 100.0 * double(values.size()))) - 1, 0,
-                                                 values.size() - 1);
+    const qsizetype rank = std::clamp<qsizetype>(
+        qsizetype(std::ceil(p / 100.0 * double(values.size()))) - 1, 0, values.size() - 1);
     return values.at(rank);
 }
 
@@ -69,7 +67,8 @@ double round3(double v)
 
 qint64 nowNs()
 {
-    return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
+    return std::chrono::duration_cast<std::chrono::nanoseconds>(
+               std::chrono::steady_clock::now().time_since_epoch())
         .count();
 }
 
@@ -105,7 +104,8 @@ std::optional<PgCounters> readCounters(JobStore &store)
     if (store.backend() != Backend::PostgreSql)
         return std::nullopt;
     QSqlQuery q(store.database());
-    if (!q.exec(u"SELECT (SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()), "
+    if (!q.exec(u"SELECT (SELECT xact_commit FROM pg_stat_database WHERE datname = "
+                u"current_database()), "
                 "pg_wal_lsn_diff(pg_current_wal_insert_lsn(), '0/0')::bigint"_s)
         || !q.next())
         return std::nullopt;
@@ -116,7 +116,8 @@ void resetTable(JobStore &store)
 {
     QSqlQuery q(store.database());
     const QString table = store.options().table.quoted();
-    if (!q.exec(store.backend() == Backend::PostgreSql ? u"TRUNCATE %1"_s.arg(table) : u"DELETE FROM %1"_s.arg(table)))
+    if (!q.exec(store.backend() == Backend::PostgreSql ? u"TRUNCATE %1"_s.arg(table)
+                                                       : u"DELETE FROM %1"_s.arg(table)))
         fail(u"reset"_s, makeError(ErrorCode::Database, q.lastError().text()));
     if (store.backend() == Backend::PostgreSql)
         q.exec(u"VACUUM ANALYZE %1"_s.arg(table));
@@ -157,8 +158,9 @@ DrainResult drain(const Target &target, int n, int concurrency, int batch, bool 
         if (++done >= n)
             loop.quit();
     });
-    QObject::connect(&runner, &Runner::databaseError, &loop,
-                     [](const QString &m) { std::fprintf(stderr, "database error: %s\n", qPrintable(m)); });
+    QObject::connect(&runner, &Runner::databaseError, &loop, [](const QString &m) {
+        std::fprintf(stderr, "database error: %s\n", qPrintable(m));
+    });
     QTimer cap;
     cap.setSingleShot(true);
     QObject::connect(&cap, &QTimer::timeout, &loop, &QEventLoop::quit);
@@ -193,15 +195,18 @@ void benchThroughput(const Target &target, JobStore &store, int n, const QList<i
                                { u"jobs_per_s"_s, std::round(r.completed / r.seconds) },
                                { u"capped"_s, r.completed < n } };
             if (before && after && r.completed > 0) {
-                line.insert(u"commits_per_job"_s, round3(double(after->commits - before->commits) / r.completed));
-                line.insert(u"wal_bytes_per_job"_s, std::round(double(after->walBytes - before->walBytes) / r.completed));
+                line.insert(u"commits_per_job"_s,
+                            round3(double(after->commits - before->commits) / r.completed));
+                line.insert(u"wal_bytes_per_job"_s,
+                            std::round(double(after->walBytes - before->walBytes) / r.completed));
             }
             emitLine(line);
         }
     }
 }
 
-void benchLatency(const Target &target, JobStore &store, int samples, const QList<int> &concurrencies)
+void benchLatency(const Target &target, JobStore &store, int samples,
+                  const QList<int> &concurrencies)
 {
     for (int c : concurrencies) {
         resetTable(store);
@@ -243,16 +248,17 @@ void benchLatency(const Target &target, JobStore &store, int samples, const QLis
         }
         runner.stopNow();
         runner.waitForStopped(10000);
-        emitLine(QJsonObject { { u"test"_s, u"latency"_s },
-                               { u"variant"_s, target.postgres ? u"listen_notify"_s : u"data_version_watch"_s },
-                               { u"backend"_s, target.postgres ? u"postgresql"_s : u"sqlite"_s },
-                               { u"concurrency"_s, c },
-                               { u"samples"_s, latencies.size() },
-                               { u"p50_ms"_s, round3(percentile(latencies, 50)) },
-                               { u"p95_ms"_s, round3(percentile(latencies, 95)) },
-                               { u"p99_ms"_s, round3(percentile(latencies, 99)) },
-                               { u"max_ms"_s, round3(percentile(latencies, 100)) },
-                               { u"enqueue_call_p50_ms"_s, round3(percentile(enqueueCalls, 50)) } });
+        emitLine(QJsonObject {
+            { u"test"_s, u"latency"_s },
+            { u"variant"_s, target.postgres ? u"listen_notify"_s : u"data_version_watch"_s },
+            { u"backend"_s, target.postgres ? u"postgresql"_s : u"sqlite"_s },
+            { u"concurrency"_s, c },
+            { u"samples"_s, latencies.size() },
+            { u"p50_ms"_s, round3(percentile(latencies, 50)) },
+            { u"p95_ms"_s, round3(percentile(latencies, 95)) },
+            { u"p99_ms"_s, round3(percentile(latencies, 99)) },
+            { u"max_ms"_s, round3(percentile(latencies, 100)) },
+            { u"enqueue_call_p50_ms"_s, round3(percentile(enqueueCalls, 50)) } });
     }
 }
 
@@ -295,10 +301,12 @@ void benchClaimDepth(const Target &target, JobStore &store, const QList<qint64> 
         const QString table = store.options().table.quoted();
         // Plain SQL fills millions of rows far faster than any API round trip would.
         const QString insert = target.postgres
-            ? u"INSERT INTO %1 (payload) SELECT jsonb_build_object('tag', 'bench.noop', 'contents', g) FROM "
+            ? u"INSERT INTO %1 (payload) SELECT jsonb_build_object('tag', 'bench.noop', "
+              u"'contents', g) FROM "
               "generate_series(1, %2) g"_s.arg(table)
                   .arg(depth)
-            : u"WITH RECURSIVE g(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM g WHERE x < %2) INSERT INTO %1 (payload) "
+            : u"WITH RECURSIVE g(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM g WHERE x < %2) "
+              u"INSERT INTO %1 (payload) "
               "SELECT json_object('tag', 'bench.noop', 'contents', x) FROM g"_s.arg(table)
                   .arg(depth);
         if (!q.exec(insert))
@@ -350,13 +358,16 @@ void benchRss(const Target &target, JobStore &store, int n)
     QString url;
     if (target.postgres) {
         const ConnectionSettings &s = target.settings;
-        url = u"postgresql://%1:%2@%3:%4/%5"_s.arg(s.user, s.password, s.host).arg(s.port).arg(s.database);
+        url = u"postgresql://%1:%2@%3:%4/%5"_s.arg(s.user, s.password, s.host)
+                  .arg(s.port)
+                  .arg(s.database);
     } else {
         url = u"sqlite:"_s + target.settings.sqlitePath;
     }
     QProcess worker;
     worker.setProgram(QStringLiteral(ODDJOBS_BINARY));
-    worker.setArguments({ u"--headless"_s, u"--database"_s, url, u"--log-level"_s, u"error"_s, u"--concurrency"_s, u"10"_s });
+    worker.setArguments({ u"--headless"_s, u"--database"_s, url, u"--log-level"_s, u"error"_s,
+                          u"--concurrency"_s, u"10"_s });
     worker.setProcessChannelMode(QProcess::ForwardedErrorChannel);
     worker.start();
     worker.waitForStarted();
@@ -368,8 +379,10 @@ void benchRss(const Target &target, JobStore &store, int n)
     clock.start();
     for (;;) {
         peak = std::max(peak, rssKb(worker.processId()));
-        const qint64 left = must(store.count(JobFilter { {}, { JobStatus::Queued, JobStatus::Locked }, {}, {}, {}, {}, {}, {}, {} }),
-                                 u"count"_s);
+        const qint64 left
+            = must(store.count(JobFilter {
+                       {}, { JobStatus::Queued, JobStatus::Locked }, {}, {}, {}, {}, {}, {}, {} }),
+                   u"count"_s);
         if (left == 0 || clock.elapsed() > 120000)
             break;
         QThread::msleep(100);
@@ -400,25 +413,31 @@ int main(int argc, char *argv[])
     QLoggingCategory::setFilterRules(u"oddjobs.*.info=false"_s);
     QCommandLineParser parser;
     parser.addHelpOption();
-    const QCommandLineOption url(u"url"_s, u"Benchmark against this database instead of a throwaway cluster."_s, u"url"_s);
+    const QCommandLineOption url(
+        u"url"_s, u"Benchmark against this database instead of a throwaway cluster."_s, u"url"_s);
     const QCommandLineOption sqlite(u"sqlite"_s, u"Benchmark an embedded SQLite file."_s);
-    const QCommandLineOption only(u"only"_s, u"throughput,latency,enqueue,claim_depth,rss"_s, u"list"_s);
+    const QCommandLineOption only(u"only"_s, u"throughput,latency,enqueue,claim_depth,rss"_s,
+                                  u"list"_s);
     const QCommandLineOption n(u"n"_s, u"Jobs per drain (20000)."_s, u"n"_s, u"20000"_s);
-    const QCommandLineOption conc(u"concurrency"_s, u"Concurrencies (1,10,32)."_s, u"list"_s, u"1,10,32"_s);
-    const QCommandLineOption batch(u"batch"_s, u"Claim batch sizes (500,1)."_s, u"list"_s, u"500,1"_s);
+    const QCommandLineOption conc(u"concurrency"_s, u"Concurrencies (1,10,32)."_s, u"list"_s,
+                                  u"1,10,32"_s);
+    const QCommandLineOption batch(u"batch"_s, u"Claim batch sizes (500,1)."_s, u"list"_s,
+                                   u"500,1"_s);
     const QCommandLineOption samples(u"samples"_s, u"Latency samples (200)."_s, u"n"_s, u"200"_s);
-    const QCommandLineOption latConc(u"latency-concurrency"_s, u"Latency concurrencies (10,1)."_s, u"list"_s, u"10,1"_s);
-    const QCommandLineOption depths(u"depths"_s, u"Queue depths for the claim cost (10000,1000000)."_s, u"list"_s,
-                                    u"10000,1000000"_s);
+    const QCommandLineOption latConc(u"latency-concurrency"_s, u"Latency concurrencies (10,1)."_s,
+                                     u"list"_s, u"10,1"_s);
+    const QCommandLineOption depths(u"depths"_s,
+                                    u"Queue depths for the claim cost (10000,1000000)."_s,
+                                    u"list"_s, u"10000,1000000"_s);
     const QCommandLineOption smoke(u"smoke"_s, u"Tiny inputs, every benchmark once (for CI)."_s);
     parser.addOptions({ url, sqlite, only, n, conc, batch, samples, latConc, depths, smoke });
     parser.process(app);
     g_runId = qEnvironmentVariable("RUN_ID", QDateTime::currentDateTimeUtc().toString(Qt::ISODate));
 
     const bool isSmoke = parser.isSet(smoke);
-    QStringList sections = parser.isSet(only) ? parser.value(only).split(u',')
-                                              : QStringList { u"throughput"_s, u"latency"_s, u"enqueue"_s,
-                                                              u"claim_depth"_s, u"rss"_s };
+    QStringList sections = parser.isSet(only)
+        ? parser.value(only).split(u',')
+        : QStringList { u"throughput"_s, u"latency"_s, u"enqueue"_s, u"claim_depth"_s, u"rss"_s };
     int jobs = parser.value(n).toInt();
     QList<int> concurrencies = intList(parser.value(conc));
     QList<int> batches = intList(parser.value(batch));
@@ -442,7 +461,8 @@ int main(int argc, char *argv[])
     if (parser.isSet(url)) {
         target.settings = must(ConnectionSettings::fromUrl(parser.value(url)), u"--url"_s);
     } else if (parser.isSet(sqlite)) {
-        target.settings = must(ConnectionSettings::fromUrl(u"sqlite:"_s + dir.filePath(u"bench.db"_s)), u"sqlite"_s);
+        target.settings = must(
+            ConnectionSettings::fromUrl(u"sqlite:"_s + dir.filePath(u"bench.db"_s)), u"sqlite"_s);
     } else {
         Test::PgCluster::Options options;
         options.durable = true; // the server defaults, like the peers' server
@@ -453,7 +473,8 @@ int main(int argc, char *argv[])
             std::fprintf(stderr, "oddjobs_bench: cannot start PostgreSQL: %s\n", qPrintable(error));
             return 1;
         }
-        target.settings = must(ConnectionSettings::fromUrl(cluster->createDatabase()), u"cluster"_s);
+        target.settings
+            = must(ConnectionSettings::fromUrl(cluster->createDatabase()), u"cluster"_s);
     }
     target.postgres = target.settings.backend == Backend::PostgreSql;
     auto store = must(JobStore::open(target.settings), u"open"_s);

@@ -1,12 +1,10 @@
 // The live jobs table model against real stores: paging, live merges (insert, update,
 // remove, move), filters, sorting, staleness, all under QAbstractItemModelTester.
-#include "modelrecorder.h"
-#include "support/testhelpers.h"
-
 #include "jobtablemodel.h"
-#include "storeclient.h"
-
+#include "modelrecorder.h"
 #include "oddjobs/jobstore.h"
+#include "storeclient.h"
+#include "support/testhelpers.h"
 
 #include <QAbstractItemModelTester>
 #include <QSignalSpy>
@@ -63,8 +61,8 @@ private:
         f.model->setLiveInterval(0);
         f.model->setPageSize(pageSize);
         // Attached before any data arrives, so every change is checked.
-        f.tester = std::make_unique<QAbstractItemModelTester>(f.model.get(),
-                                                              QAbstractItemModelTester::FailureReportingMode::QtTest);
+        f.tester = std::make_unique<QAbstractItemModelTester>(
+            f.model.get(), QAbstractItemModelTester::FailureReportingMode::QtTest);
         f.recorder = std::make_unique<ModelRecorder>(f.model.get());
         return true;
     }
@@ -78,7 +76,8 @@ private:
     }
 
 private Q_SLOTS:
-    void paging_data() {
+    void paging_data()
+    {
         Test::addBackendColumns();
         Test::addBackendRows();
     }
@@ -112,7 +111,8 @@ private Q_SLOTS:
         QTRY_COMPARE(f.model->totalEstimate(), 250);
     }
 
-    void liveMerges_data() {
+    void liveMerges_data()
+    {
         Test::addBackendColumns();
         Test::addBackendRows();
     }
@@ -140,7 +140,8 @@ private Q_SLOTS:
         QCOMPARE(*f.store->cancel(JobFilter::byIds({ created.at(2) })), 1);
         QVERIFY(waitMerged(*f.model));
         const int row = f.model->rowOfId(created.at(2));
-        QCOMPARE(f.recorder->take(), u"changed(%1,0:%1,%2)"_s.arg(row).arg(JobTableModel::ColumnCount - 1));
+        QCOMPARE(f.recorder->take(),
+                 u"changed(%1,0:%1,%2)"_s.arg(row).arg(JobTableModel::ColumnCount - 1));
         QCOMPARE(f.model->jobAt(row)->status, JobStatus::Cancelled);
         QCOMPARE(f.model->index(row, JobTableModel::StatusColumn).data().toString(),
                  JobTableModel::statusLabel(JobStatus::Cancelled));
@@ -159,7 +160,8 @@ private Q_SLOTS:
         QVERIFY(f.recorder->take().contains(u"remove(5,5)"_s));
     }
 
-    void filterRemovesAndAdds_data() {
+    void filterRemovesAndAdds_data()
+    {
         Test::addBackendColumns();
         Test::addBackendRows();
     }
@@ -169,8 +171,9 @@ private Q_SLOTS:
         ODDJOBS_FRESH_URL(backend, url);
         Fixture f;
         QVERIFY(open(f, url));
-        const QList<qint64> created = *f.store->enqueueMany(
-            { NewJob::tagged(u"a"_s), NewJob::tagged(u"b"_s), NewJob::tagged(u"a"_s), NewJob::tagged(u"a"_s) });
+        const QList<qint64> created
+            = *f.store->enqueueMany({ NewJob::tagged(u"a"_s), NewJob::tagged(u"b"_s),
+                                      NewJob::tagged(u"a"_s), NewJob::tagged(u"a"_s) });
         JobFilter queuedA;
         queuedA.statuses = { JobStatus::Queued };
         queuedA.types = { u"a"_s };
@@ -192,11 +195,13 @@ private Q_SLOTS:
         // Back in the filter (run now): inserted at its place.
         QCOMPARE(*f.store->runNow(JobFilter::byIds({ created.at(2) })), 1);
         QVERIFY(waitMerged(*f.model));
-        QCOMPARE(ids(*f.model), (QList<qint64> { fresh.id, created.at(3), created.at(2), created.at(0) }));
+        QCOMPARE(ids(*f.model),
+                 (QList<qint64> { fresh.id, created.at(3), created.at(2), created.at(0) }));
         QCOMPARE(f.recorder->take(), u"insert(2,2)"_s);
     }
 
-    void sortingMovesRows_data() {
+    void sortingMovesRows_data()
+    {
         Test::addBackendColumns();
         Test::addBackendRows();
     }
@@ -219,7 +224,8 @@ private Q_SLOTS:
         QCOMPARE(*f.store->cancel(JobFilter::byIds({ created.at(2) })), 1);
         QVERIFY(waitMerged(*f.model));
         QCOMPARE(ids(*f.model), (QList<qint64> { created.at(2), created.at(0), created.at(1) }));
-        QCOMPARE(f.recorder->take(), u"move(2,2->0) changed(0,0:0,%1)"_s.arg(JobTableModel::ColumnCount - 1));
+        QCOMPARE(f.recorder->take(),
+                 u"move(2,2->0) changed(0,0:0,%1)"_s.arg(JobTableModel::ColumnCount - 1));
         // Columns without an index do not sort (and do not reload).
         f.model->sort(JobTableModel::LastErrorColumn, Qt::AscendingOrder);
         QCOMPARE(f.recorder->take(), QString());
@@ -249,11 +255,13 @@ private Q_SLOTS:
     void noClientIsEmpty()
     {
         JobTableModel model;
-        QAbstractItemModelTester tester(&model, QAbstractItemModelTester::FailureReportingMode::QtTest);
+        QAbstractItemModelTester tester(&model,
+                                        QAbstractItemModelTester::FailureReportingMode::QtTest);
         model.setClient(nullptr);
         QCOMPARE(model.rowCount(), 0);
         QVERIFY(!model.canFetchMore({}));
-        QCOMPARE(model.headerData(JobTableModel::StatusColumn, Qt::Horizontal).toString(), u"Status"_s);
+        QCOMPARE(model.headerData(JobTableModel::StatusColumn, Qt::Horizontal).toString(),
+                 u"Status"_s);
     }
 };
 

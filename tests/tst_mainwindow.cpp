@@ -1,14 +1,12 @@
 // The dashboard on the offscreen platform with real databases: enqueue through the dialog
 // and watch the row go queued -> success, cancel a running job, filter by type, monitor-only
 // mode. The screenshots test renders the window with demo data into PNG files.
-#include "support/testhelpers.h"
-
 #include "jobdialog.h"
 #include "jobtablemodel.h"
 #include "mainwindow.h"
-#include "storeclient.h"
-
 #include "oddjobs/jobstore.h"
+#include "storeclient.h"
+#include "support/testhelpers.h"
 
 #include <QAction>
 #include <QComboBox>
@@ -22,7 +20,6 @@
 #include <QStandardPaths>
 #include <QTableView>
 #include <QTest>
-
 #include <atomic>
 
 using namespace Qt::StringLiterals;
@@ -33,13 +30,16 @@ namespace {
 HandlerRegistry testHandlers()
 {
     HandlerRegistry handlers;
-    handlers.add(u"test.quick"_s, [](JobContext &) { return HandlerResult::success(QJsonObject { { u"ok"_s, true } }); });
+    handlers.add(u"test.quick"_s, [](JobContext &) {
+        return HandlerResult::success(QJsonObject { { u"ok"_s, true } });
+    });
     handlers.add(u"test.slow"_s, [](JobContext &ctx) {
         if (!ctx.sleepFor(20000))
             return HandlerResult::failure(u"stopped"_s);
         return HandlerResult::success();
     });
-    handlers.add(u"test.fail"_s, [](JobContext &) { return HandlerResult::failure(u"broken on purpose"_s); });
+    handlers.add(u"test.fail"_s,
+                 [](JobContext &) { return HandlerResult::failure(u"broken on purpose"_s); });
     return handlers;
 }
 
@@ -75,7 +75,8 @@ private Q_SLOTS:
         QCoreApplication::setApplicationName(u"tst_mainwindow"_s);
     }
 
-    void enqueueRunCancelFilter_data() {
+    void enqueueRunCancelFilter_data()
+    {
         Test::addBackendColumns();
         Test::addBackendRows();
     }
@@ -125,9 +126,11 @@ private Q_SLOTS:
         QVERIFY(store);
         const Job slow = *(*store)->enqueue(NewJob::tagged(u"test.slow"_s));
         QSignalSpy cancelled(window.runner(), &Runner::jobCancelled);
-        QTRY_COMPARE_WITH_TIMEOUT(jobInModel(model, slow.id).value_or(Job {}).status, JobStatus::Locked, 10000);
+        QTRY_COMPARE_WITH_TIMEOUT(jobInModel(model, slow.id).value_or(Job {}).status,
+                                  JobStatus::Locked, 10000);
         window.jobView()->selectionModel()->select(model->index(model->rowOfId(slow.id), 0),
-                                                   QItemSelectionModel::ClearAndSelect | QItemSelectionModel::Rows);
+                                                   QItemSelectionModel::ClearAndSelect
+                                                       | QItemSelectionModel::Rows);
         finished.clear();
         window.cancelSelected();
         QTRY_COMPARE(finished.size(), 1);
@@ -170,17 +173,19 @@ private Q_SLOTS:
         QVERIFY(!window.runner()); // no worker in monitor mode
         for (QAction *action : window.findChildren<QAction *>()) {
             const QString text = action->text();
-            if (text.contains(u"Enqueue"_s) || text.contains(u"Delete"_s) || text.contains(u"Start Worker"_s))
+            if (text.contains(u"Enqueue"_s) || text.contains(u"Delete"_s)
+                || text.contains(u"Start Worker"_s))
                 QVERIFY2(!action->isVisible(), qPrintable(text));
         }
         // Even a direct attempt through the window's own connection is refused.
         Result<Job> attempt = makeError(ErrorCode::Database, u"not run"_s);
         bool done = false;
-        window.client()->call<Job>([](JobStore &store) { return store.enqueue(NewJob::tagged(u"sneaky"_s)); }, &window,
-                                   [&](const Result<Job> &r) {
-                                       attempt = r;
-                                       done = true;
-                                   });
+        window.client()->call<Job>(
+            [](JobStore &store) { return store.enqueue(NewJob::tagged(u"sneaky"_s)); }, &window,
+            [&](const Result<Job> &r) {
+                attempt = r;
+                done = true;
+            });
         QTRY_VERIFY(done);
         QVERIFY(!attempt.ok());
         QCOMPARE(attempt.error().code, ErrorCode::ReadOnly);
@@ -196,8 +201,9 @@ private Q_SLOTS:
         QVERIFY2(error.contains(u"invalid table name"_s), qPrintable(error));
         // Unreachable server: reported asynchronously, without the password.
         QSignalSpy opened(&window, &MainWindow::databaseOpened);
-        QVERIFY(window.openDatabase(u"postgresql://someone:topsecret@127.0.0.1:1/db?connect_timeout=2"_s, u"jobs"_s,
-                                    false, &error));
+        QVERIFY(window.openDatabase(
+            u"postgresql://someone:topsecret@127.0.0.1:1/db?connect_timeout=2"_s, u"jobs"_s, false,
+            &error));
         QVERIFY(opened.wait(15000));
         QCOMPARE(opened.first().at(0).toBool(), false);
         const QString message = opened.first().at(1).toString();
@@ -217,8 +223,9 @@ private Q_SLOTS:
             QList<NewJob> jobs;
             const QStringList types { u"mail.send"_s, u"report.render"_s, u"sync.crm"_s };
             for (int i = 0; i < 60; ++i) {
-                NewJob job = NewJob::tagged(i % 25 == 7 ? u"image.thumbnail"_s : types.at(i % types.size()),
-                                            QJsonObject { { u"customer"_s, 1000 + i }, { u"priority"_s, i % 3 } });
+                NewJob job = NewJob::tagged(
+                    i % 25 == 7 ? u"image.thumbnail"_s : types.at(i % types.size()),
+                    QJsonObject { { u"customer"_s, 1000 + i }, { u"priority"_s, i % 3 } });
                 job.queue = i % 5 == 0 ? u"reports"_s : u"default"_s;
                 job.priority = i % 7 == 0 ? -5 : 0;
                 if (i % 11 == 0)
@@ -233,7 +240,8 @@ private Q_SLOTS:
             const int i = n++;
             ctx.sleepFor(10 + (i * 37) % 90);
             if (i % 9 == 4)
-                return HandlerResult::failure(u"SMTP relay refused the message (550 mailbox unavailable)"_s);
+                return HandlerResult::failure(
+                    u"SMTP relay refused the message (550 mailbox unavailable)"_s);
             if (i % 13 == 6)
                 return HandlerResult::failure(u"timeout talking to crm.example.org"_s);
             return HandlerResult::success(QJsonObject { { u"bytes"_s, 1024 * (i + 1) } });
@@ -275,7 +283,8 @@ private Q_SLOTS:
         auto *dialog = window.findChild<JobDialog *>();
         QVERIFY(dialog);
         dialog->findChild<QComboBox *>(u"type"_s)->setCurrentText(u"mail.send"_s);
-        dialog->findChild<QPlainTextEdit *>(u"payload"_s)->setPlainText(u"{\n  \"to\": \"ada@example.org\",\n  \"subject\": \"Hello\"\n"_s);
+        dialog->findChild<QPlainTextEdit *>(u"payload"_s)
+            ->setPlainText(u"{\n  \"to\": \"ada@example.org\",\n  \"subject\": \"Hello\"\n"_s);
         QTest::qWait(400);
         QVERIFY(dialog->grab().save(dir + u"/enqueue-dialog.png"_s));
         dialog->reject();

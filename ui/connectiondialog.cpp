@@ -29,9 +29,10 @@ ConnectionDialog::ConnectionDialog(const QStringList &recent, QWidget *parent)
     m_url->addItems(recent);
     m_url->setMinimumContentsLength(40);
     m_url->lineEdit()->setPlaceholderText(u"postgresql://user@host/db  ·  sqlite:/path/jobs.db"_s);
-    m_url->setToolTip(tr("A PostgreSQL URL (postgresql://user:password@host:port/database) or a SQLite "
-                         "file (sqlite:/path/to/jobs.db). Parts of a PostgreSQL URL left out come from "
-                         "libpq's environment and ~/.pgpass."));
+    m_url->setToolTip(
+        tr("A PostgreSQL URL (postgresql://user:password@host:port/database) or a SQLite "
+           "file (sqlite:/path/to/jobs.db). Parts of a PostgreSQL URL left out come from "
+           "libpq's environment and ~/.pgpass."));
     auto *browse = new QPushButton(tr("&Browse…"), this);
     urlRow->addWidget(m_url, 1);
     urlRow->addWidget(browse);
@@ -55,9 +56,10 @@ ConnectionDialog::ConnectionDialog(const QStringList &recent, QWidget *parent)
     connect(m_buttons, &QDialogButtonBox::accepted, this, &QDialog::accept);
     connect(m_buttons, &QDialogButtonBox::rejected, this, &QDialog::reject);
     connect(browse, &QPushButton::clicked, this, [this] {
-        const QString file = QFileDialog::getSaveFileName(this, tr("SQLite Database"), QString(),
-                                                          tr("SQLite databases (*.db *.sqlite);;All files (*)"),
-                                                          nullptr, QFileDialog::DontConfirmOverwrite);
+        const QString file
+            = QFileDialog::getSaveFileName(this, tr("SQLite Database"), QString(),
+                                           tr("SQLite databases (*.db *.sqlite);;All files (*)"),
+                                           nullptr, QFileDialog::DontConfirmOverwrite);
         if (!file.isEmpty())
             m_url->setCurrentText(u"sqlite:"_s + file);
     });

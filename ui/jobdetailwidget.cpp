@@ -22,7 +22,8 @@ namespace OddJobs::Ui {
 namespace {
 QString timeText(const QDateTime &t)
 {
-    return t.isValid() ? t.toLocalTime().toString(u"yyyy-MM-dd HH:mm:ss.zzz"_s) : JobDetailWidget::tr("—");
+    return t.isValid() ? t.toLocalTime().toString(u"yyyy-MM-dd HH:mm:ss.zzz"_s)
+                       : JobDetailWidget::tr("—");
 }
 } // namespace
 
@@ -31,9 +32,11 @@ QString JobDetailWidget::prettyJson(const QJsonValue &value)
     if (value.isNull() || value.isUndefined())
         return {};
     if (value.isObject())
-        return QString::fromUtf8(QJsonDocument(value.toObject()).toJson(QJsonDocument::Indented)).trimmed();
+        return QString::fromUtf8(QJsonDocument(value.toObject()).toJson(QJsonDocument::Indented))
+            .trimmed();
     if (value.isArray())
-        return QString::fromUtf8(QJsonDocument(value.toArray()).toJson(QJsonDocument::Indented)).trimmed();
+        return QString::fromUtf8(QJsonDocument(value.toArray()).toJson(QJsonDocument::Indented))
+            .trimmed();
     const QByteArray wrapped = QJsonDocument(QJsonArray { value }).toJson(QJsonDocument::Compact);
     return QString::fromUtf8(wrapped.mid(1, wrapped.size() - 2));
 }
@@ -83,7 +86,8 @@ JobDetailWidget::JobDetailWidget(QWidget *parent)
     setJob(std::nullopt);
 }
 
-QPlainTextEdit *JobDetailWidget::addJsonBox(const QString &title, const QString &copyTip, QLayout *layout)
+QPlainTextEdit *JobDetailWidget::addJsonBox(const QString &title, const QString &copyTip,
+                                            QLayout *layout)
 {
     auto *header = new QHBoxLayout;
     auto *label = new QLabel(u"<b>%1</b>"_s.arg(title.toHtmlEscaped()), m_body);
@@ -101,7 +105,8 @@ QPlainTextEdit *JobDetailWidget::addJsonBox(const QString &title, const QString 
     box->setAccessibleName(title);
     box->setLineWrapMode(QPlainTextEdit::NoWrap);
     box->setMinimumHeight(60);
-    connect(copy, &QToolButton::clicked, box, [box] { QApplication::clipboard()->setText(box->toPlainText()); });
+    connect(copy, &QToolButton::clicked, box,
+            [box] { QApplication::clipboard()->setText(box->toPlainText()); });
     static_cast<QVBoxLayout *>(layout)->addLayout(header);
     static_cast<QVBoxLayout *>(layout)->addWidget(box, 1);
     return box;
@@ -117,14 +122,17 @@ void JobDetailWidget::setJob(const std::optional<Job> &job)
     const Job &j = *job;
     m_title->setText(tr("Job %1 · %2").arg(j.id).arg(j.type()));
     m_status->setText(u"<span style=\"color:%1; font-weight:bold\">%2</span>"_s.arg(
-        JobTableModel::statusColor(j.status).name(), JobTableModel::statusLabel(j.status).toHtmlEscaped()));
+        JobTableModel::statusColor(j.status).name(),
+        JobTableModel::statusLabel(j.status).toHtmlEscaped()));
     m_queue->setText(tr("%1, priority %2").arg(j.queue).arg(j.priority));
     m_attempts->setText(j.maxAttempts ? tr("%1 of %2").arg(j.attempts).arg(*j.maxAttempts)
                                       : tr("%1 (of the worker's default)").arg(j.attempts));
     m_times->setText(tr("created %1\nrun at %2\nstarted %3\nfinished %4\nupdated %5")
                          .arg(timeText(j.createdAt), timeText(j.runAt), timeText(j.startedAt),
                               timeText(j.finishedAt), timeText(j.updatedAt)));
-    m_worker->setText(j.lockedBy.isEmpty() ? tr("—") : tr("%1 (lock refreshed %2)").arg(j.lockedBy, timeText(j.lockedAt)));
+    m_worker->setText(j.lockedBy.isEmpty()
+                          ? tr("—")
+                          : tr("%1 (lock refreshed %2)").arg(j.lockedBy, timeText(j.lockedAt)));
     m_payload->setPlainText(prettyJson(j.payload));
     m_error->setPlainText(prettyJson(j.lastError));
     m_result->setPlainText(prettyJson(j.result));

@@ -8,7 +8,6 @@
 #include <QJsonObject>
 #include <QPalette>
 #include <QSet>
-
 #include <algorithm>
 
 using namespace Qt::StringLiterals;
@@ -213,13 +212,15 @@ void JobTableModel::refresh()
             }
             merge(result->jobs);
             // A full batch may hide more: continue from its last row instead of the clock.
-            m_changedCursor = result->jobs.size() == ChangedBatch ? result->jobs.constLast().updatedAt
-                                                                   : result->now;
+            m_changedCursor = result->jobs.size() == ChangedBatch
+                ? result->jobs.constLast().updatedAt
+                : result->now;
             if (countToo)
                 checkDeleted();
         });
     if (countToo) {
-        m_client->call<qint64>([filter](JobStore &store) { return store.estimateCount(filter); }, this,
+        m_client->call<qint64>([filter](JobStore &store) { return store.estimateCount(filter); },
+                               this,
                                [this, generation](const Result<qint64> &total) {
                                    if (generation != m_generation || !total || *total == m_total)
                                        return;
@@ -373,7 +374,8 @@ void JobTableModel::merge(const QList<Job> &jobs)
             } else {
                 m_rows[row] = moved;
             }
-            Q_EMIT dataChanged(index(m_index.value(job.id), 0), index(m_index.value(job.id), ColumnCount - 1));
+            Q_EMIT dataChanged(index(m_index.value(job.id), 0),
+                               index(m_index.value(job.id), ColumnCount - 1));
             continue;
         }
         if (!wanted)
@@ -484,7 +486,8 @@ QVariant JobTableModel::data(const QModelIndex &index, int role) const
                 return QString();
             if (job.status == JobStatus::Locked)
                 return formatDuration(job.startedAt.msecsTo(QDateTime::currentDateTimeUtc()));
-            return job.finishedAt.isValid() ? formatDuration(job.startedAt.msecsTo(job.finishedAt)) : QString();
+            return job.finishedAt.isValid() ? formatDuration(job.startedAt.msecsTo(job.finishedAt))
+                                            : QString();
         case LastErrorColumn: {
             QString message = errorMessage(job.lastError);
             message.replace(u'\n', u' ');
@@ -510,8 +513,8 @@ QVariant JobTableModel::data(const QModelIndex &index, int role) const
         }
         break;
     case Qt::TextAlignmentRole:
-        if (index.column() == IdColumn || index.column() == PriorityColumn || index.column() == AttemptsColumn
-            || index.column() == DurationColumn)
+        if (index.column() == IdColumn || index.column() == PriorityColumn
+            || index.column() == AttemptsColumn || index.column() == DurationColumn)
             return QVariant(Qt::AlignRight | Qt::AlignVCenter);
         break;
     default:
@@ -601,7 +604,8 @@ void JobTableModel::fetchMore(const QModelIndex &parent)
     const quint64 generation = m_generation;
     const JobFilter filter = m_filter;
     const PageRequest next = m_page; // m_page.after is the last loaded row's cursor
-    m_client->call<JobPage>([filter, next](JobStore &store) { return store.list(filter, next); }, this,
+    m_client->call<JobPage>([filter, next](JobStore &store) { return store.list(filter, next); },
+                            this,
                             [this, generation](const Result<JobPage> &result) {
                                 if (generation != m_generation)
                                     return;

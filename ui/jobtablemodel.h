@@ -12,8 +12,6 @@
 
 namespace OddJobs::Ui {
 
-
-
 // The live jobs table: keyset-paged from the store (fetchMore loads the next page), kept
 // current by a cheap "changed since" query every second plus whatever the local runner
 // reports, and merged row by row (insert / dataChanged / remove), never reset for routine
@@ -22,7 +20,8 @@ class ODDJOBS_UI_EXPORT JobTableModel : public QAbstractTableModel
 {
     Q_OBJECT
 public:
-    enum Column {
+    enum Column
+    {
         IdColumn,
         TypeColumn,
         StatusColumn,
@@ -38,7 +37,12 @@ public:
         ColumnCount
     };
     Q_ENUM(Column)
-    enum Role { JobIdRole = Qt::UserRole + 1, StatusRole, JobTypeRole };
+    enum Role
+    {
+        JobIdRole = Qt::UserRole + 1,
+        StatusRole,
+        JobTypeRole
+    };
 
     explicit JobTableModel(QObject *parent = nullptr);
     ~JobTableModel() override;
@@ -69,7 +73,8 @@ public:
     int rowCount(const QModelIndex &parent = {}) const override;
     int columnCount(const QModelIndex &parent = {}) const override;
     QVariant data(const QModelIndex &index, int role = Qt::DisplayRole) const override;
-    QVariant headerData(int section, Qt::Orientation orientation, int role = Qt::DisplayRole) const override;
+    QVariant headerData(int section, Qt::Orientation orientation,
+                        int role = Qt::DisplayRole) const override;
     void sort(int column, Qt::SortOrder order = Qt::AscendingOrder) override;
     bool canFetchMore(const QModelIndex &parent) const override;
     void fetchMore(const QModelIndex &parent) override;

@@ -22,6 +22,7 @@
 #include <QMenu>
 #include <QMenuBar>
 #include <QMessageBox>
+#include <QPushButton>
 #include <QScrollBar>
 #include <QSettings>
 #include <QSpinBox>
@@ -29,7 +30,6 @@
 #include <QTableView>
 #include <QTimer>
 #include <QToolBar>
-#include <QPushButton>
 #include <QToolButton>
 #include <QVBoxLayout>
 
@@ -46,7 +46,8 @@ QString urlWithoutPassword(const ConnectionSettings &settings)
 }
 } // namespace
 
-MainWindow::MainWindow(HandlerRegistry handlers, RunnerConfig workerTemplate, bool autoStartWorker, QWidget *parent)
+MainWindow::MainWindow(HandlerRegistry handlers, RunnerConfig workerTemplate, bool autoStartWorker,
+                       QWidget *parent)
     : QMainWindow(parent)
     , m_handlers(std::move(handlers))
     , m_workerTemplate(std::move(workerTemplate))
@@ -78,25 +79,29 @@ MainWindow::MainWindow(HandlerRegistry handlers, RunnerConfig workerTemplate, bo
     layout->addWidget(m_view, 1);
     setCentralWidget(central);
     // Rows that appear above the visible ones push the content down; keep what the user looks at.
-    connect(m_model, &QAbstractItemModel::rowsInserted, this, [this](const QModelIndex &, int first, int last) {
-        QScrollBar *bar = m_view->verticalScrollBar();
-        const int top = m_view->rowAt(0);
-        if (bar->value() > 0 && top >= 0 && first <= top)
-            bar->setValue(bar->value() + (last - first + 1));
-    });
+    connect(m_model, &QAbstractItemModel::rowsInserted, this,
+            [this](const QModelIndex &, int first, int last) {
+                QScrollBar *bar = m_view->verticalScrollBar();
+                const int top = m_view->rowAt(0);
+                if (bar->value() > 0 && top >= 0 && first <= top)
+                    bar->setValue(bar->value() + (last - first + 1));
+            });
     // Only the indexed columns sort; put the indicator back for the others.
-    connect(m_view->horizontalHeader(), &QHeaderView::sortIndicatorChanged, this, [this](int column, Qt::SortOrder) {
-        if (!JobTableModel::sortKeyForColumn(column)) {
-            const PageRequest current = m_model->sortOrder();
-            for (int c = 0; c < JobTableModel::ColumnCount; ++c) {
-                if (JobTableModel::sortKeyForColumn(c) == current.sort) {
-                    QSignalBlocker block(m_view->horizontalHeader());
-                    m_view->horizontalHeader()->setSortIndicator(c, current.order);
+    connect(m_view->horizontalHeader(), &QHeaderView::sortIndicatorChanged, this,
+            [this](int column, Qt::SortOrder) {
+                if (!JobTableModel::sortKeyForColumn(column)) {
+                    const PageRequest current = m_model->sortOrder();
+                    for (int c = 0; c < JobTableModel::ColumnCount; ++c) {
+                        if (JobTableModel::sortKeyForColumn(c) == current.sort) {
+                            QSignalBlocker block(m_view->horizontalHeader());
+                            m_view->horizontalHeader()->setSortIndicator(c, current.order);
+                        }
+                    }
+                    statusBar()->showMessage(
+                        tr("Sorting is offered for ID, type, status, priority and the times."),
+                        4000);
                 }
-            }
-            statusBar()->showMessage(tr("Sorting is offered for ID, type, status, priority and the times."), 4000);
-        }
-    });
+            });
 
     buildDocks();
     buildActions();
@@ -120,12 +125,13 @@ MainWindow::MainWindow(HandlerRegistry handlers, RunnerConfig workerTemplate, bo
         updateActions();
         updateDetail();
     });
-    connect(m_model, &QAbstractItemModel::dataChanged, this, [this](const QModelIndex &from, const QModelIndex &to) {
-        const QModelIndex current = m_view->selectionModel()->currentIndex();
-        if (current.isValid() && current.row() >= from.row() && current.row() <= to.row())
-            updateDetail();
-        updateActions();
-    });
+    connect(m_model, &QAbstractItemModel::dataChanged, this,
+            [this](const QModelIndex &from, const QModelIndex &to) {
+                const QModelIndex current = m_view->selectionModel()->currentIndex();
+                if (current.isValid() && current.row() >= from.row() && current.row() <= to.row())
+                    updateDetail();
+                updateActions();
+            });
     connect(m_model, &QAbstractItemModel::modelReset, this, [this] {
         updateDetail();
         updateActions();
@@ -156,7 +162,8 @@ void MainWindow::buildFilterBar(QWidget *parent, QVBoxLayout *layout)
     m_search = new QLineEdit(parent);
     m_search->setPlaceholderText(tr("Search by id or payload text"));
     m_search->setClearButtonEnabled(true);
-    m_search->setMinimumWidth(m_search->fontMetrics().horizontalAdvance(m_search->placeholderText()) + 30);
+    m_search->setMinimumWidth(m_search->fontMetrics().horizontalAdvance(m_search->placeholderText())
+                              + 30);
     m_search->setAccessibleName(tr("Search"));
     m_search->setObjectName(u"searchFilter"_s);
     bar->addWidget(m_search, 2);
@@ -196,7 +203,8 @@ void MainWindow::buildFilterBar(QWidget *parent, QVBoxLayout *layout)
     m_workerFilter->setPlaceholderText(tr("Any worker"));
     m_workerFilter->setClearButtonEnabled(true);
     m_workerFilter->setAccessibleName(tr("Worker filter"));
-    m_workerFilter->setMinimumWidth(m_workerFilter->fontMetrics().horizontalAdvance(m_workerFilter->placeholderText()) + 36);
+    m_workerFilter->setMinimumWidth(
+        m_workerFilter->fontMetrics().horizontalAdvance(m_workerFilter->placeholderText()) + 36);
     bar->addWidget(m_workerFilter, 1);
     m_timeFilter = new QComboBox(parent);
     m_timeFilter->setAccessibleName(tr("Time filter"));
@@ -216,11 +224,13 @@ void MainWindow::buildFilterBar(QWidget *parent, QVBoxLayout *layout)
     m_filterDebounce->setSingleShot(true);
     m_filterDebounce->setInterval(300);
     connect(m_filterDebounce, &QTimer::timeout, this, &MainWindow::applyFilter);
-    for (QLineEdit *edit : { m_search, m_workerFilter, m_typeFilter->lineEdit(), m_queueFilter->lineEdit() })
+    for (QLineEdit *edit :
+         { m_search, m_workerFilter, m_typeFilter->lineEdit(), m_queueFilter->lineEdit() })
         connect(edit, &QLineEdit::textChanged, m_filterDebounce, qOverload<>(&QTimer::start));
     connect(m_timeFilter, &QComboBox::currentIndexChanged, this, &MainWindow::applyFilter);
     connect(clear, &QToolButton::clicked, this, [this] {
-        const QSignalBlocker b1(m_search), b2(m_workerFilter), b3(m_typeFilter), b4(m_queueFilter), b5(m_timeFilter);
+        const QSignalBlocker b1(m_search), b2(m_workerFilter), b3(m_typeFilter), b4(m_queueFilter),
+            b5(m_timeFilter);
         m_search->clear();
         m_workerFilter->clear();
         m_typeFilter->setCurrentText(QString());
@@ -236,7 +246,8 @@ void MainWindow::buildFilterBar(QWidget *parent, QVBoxLayout *layout)
 
 void MainWindow::buildDocks()
 {
-    auto dock = [this](const QString &title, const QString &name, QWidget *widget, Qt::DockWidgetArea area) {
+    auto dock = [this](const QString &title, const QString &name, QWidget *widget,
+                       Qt::DockWidgetArea area) {
         auto *d = new QDockWidget(title, this);
         d->setObjectName(name);
         d->setWidget(widget);
@@ -246,7 +257,8 @@ void MainWindow::buildDocks()
     m_detail = new JobDetailWidget(this);
     m_log = new LogPanel(this);
     m_stats = new StatsPanel(this);
-    QDockWidget *detail = dock(tr("Job Detail"), u"DetailDock"_s, m_detail, Qt::RightDockWidgetArea);
+    QDockWidget *detail
+        = dock(tr("Job Detail"), u"DetailDock"_s, m_detail, Qt::RightDockWidgetArea);
     QDockWidget *log = dock(tr("Log"), u"LogDock"_s, m_log, Qt::BottomDockWidgetArea);
     QDockWidget *stats = dock(tr("Statistics"), u"StatsDock"_s, m_stats, Qt::BottomDockWidgetArea);
     tabifyDockWidget(log, stats);
@@ -258,28 +270,34 @@ void MainWindow::buildDocks()
 void MainWindow::buildActions()
 {
     QMenu *file = menuBar()->addMenu(tr("&File"));
-    m_openAction = file->addAction(tr("&Open Database…"), QKeySequence::Open, this, &MainWindow::showOpenDialog);
+    m_openAction = file->addAction(tr("&Open Database…"), QKeySequence::Open, this,
+                                   &MainWindow::showOpenDialog);
     file->addSeparator();
     file->addAction(tr("&Quit"), QKeySequence::Quit, this, &QWidget::close);
 
     QMenu *jobs = menuBar()->addMenu(tr("&Jobs"));
-    m_enqueueAction = jobs->addAction(tr("&Enqueue…"), QKeySequence::New, this, &MainWindow::showEnqueueDialog);
-    m_editAction = jobs->addAction(tr("&Edit…"), QKeySequence(Qt::CTRL | Qt::Key_E), this, &MainWindow::showEditDialog);
+    m_enqueueAction
+        = jobs->addAction(tr("&Enqueue…"), QKeySequence::New, this, &MainWindow::showEnqueueDialog);
+    m_editAction = jobs->addAction(tr("&Edit…"), QKeySequence(Qt::CTRL | Qt::Key_E), this,
+                                   &MainWindow::showEditDialog);
     m_duplicateAction = jobs->addAction(tr("D&uplicate"), QKeySequence(Qt::CTRL | Qt::Key_D), this,
                                         &MainWindow::duplicateSelected);
     jobs->addSeparator();
-    m_runNowAction = jobs->addAction(tr("&Run Now / Retry"), QKeySequence(Qt::CTRL | Qt::Key_R), this,
-                                     &MainWindow::runNowSelected);
+    m_runNowAction = jobs->addAction(tr("&Run Now / Retry"), QKeySequence(Qt::CTRL | Qt::Key_R),
+                                     this, &MainWindow::runNowSelected);
     m_cancelAction = jobs->addAction(tr("&Cancel"), QKeySequence(Qt::CTRL | Qt::Key_Period), this,
                                      &MainWindow::cancelSelected);
-    m_deleteAction = jobs->addAction(tr("&Delete"), QKeySequence::Delete, this, &MainWindow::deleteSelected);
+    m_deleteAction
+        = jobs->addAction(tr("&Delete"), QKeySequence::Delete, this, &MainWindow::deleteSelected);
     jobs->addSeparator();
     m_actOnFilterAction = jobs->addAction(tr("Act on All &Matching the Filter"));
     m_actOnFilterAction->setCheckable(true);
-    m_actOnFilterAction->setToolTip(tr("Run now, cancel and delete apply to every job matching the filter "
-                                       "instead of the selection"));
+    m_actOnFilterAction->setToolTip(
+        tr("Run now, cancel and delete apply to every job matching the filter "
+           "instead of the selection"));
     connect(m_actOnFilterAction, &QAction::toggled, this, &MainWindow::updateActions);
-    m_refreshAction = jobs->addAction(tr("Re&fresh"), QKeySequence::Refresh, this, &MainWindow::refreshNow);
+    m_refreshAction
+        = jobs->addAction(tr("Re&fresh"), QKeySequence::Refresh, this, &MainWindow::refreshNow);
 
     QMenu *worker = menuBar()->addMenu(tr("&Worker"));
     m_startWorkerAction = worker->addAction(tr("&Start Worker"), this, &MainWindow::startWorker);
@@ -298,10 +316,11 @@ void MainWindow::buildActions()
 
     QMenu *help = menuBar()->addMenu(tr("&Help"));
     help->addAction(tr("&About OddJobs"), this, [this] {
-        QMessageBox::about(this, tr("About OddJobs"),
-                           tr("<h3>OddJobs %1</h3><p>A background-job queue in PostgreSQL or SQLite, "
-                              "with a worker and this dashboard.</p><p>BSD-3-Clause license.</p>")
-                               .arg(QCoreApplication::applicationVersion()));
+        QMessageBox::about(
+            this, tr("About OddJobs"),
+            tr("<h3>OddJobs %1</h3><p>A background-job queue in PostgreSQL or SQLite, "
+               "with a worker and this dashboard.</p><p>BSD-3-Clause license.</p>")
+                .arg(QCoreApplication::applicationVersion()));
     });
 
     QToolBar *tools = addToolBar(tr("Main"));
@@ -319,18 +338,21 @@ void MainWindow::buildActions()
     m_concurrency->setAccessibleName(tr("Concurrency"));
     tools->addWidget(m_concurrency);
     tools->addSeparator();
-    for (QAction *a : { m_enqueueAction, m_editAction, m_duplicateAction, m_runNowAction, m_cancelAction, m_deleteAction })
+    for (QAction *a : { m_enqueueAction, m_editAction, m_duplicateAction, m_runNowAction,
+                        m_cancelAction, m_deleteAction })
         tools->addAction(a);
     tools->addSeparator();
     tools->addAction(m_actOnFilterAction);
 
-    m_writeActions = { m_enqueueAction, m_editAction, m_duplicateAction, m_runNowAction,
+    m_writeActions = { m_enqueueAction, m_editAction,   m_duplicateAction,  m_runNowAction,
                        m_cancelAction,  m_deleteAction, m_actOnFilterAction };
-    for (QAction *a : { m_editAction, m_duplicateAction, m_runNowAction, m_cancelAction, m_deleteAction })
+    for (QAction *a :
+         { m_editAction, m_duplicateAction, m_runNowAction, m_cancelAction, m_deleteAction })
         m_view->addAction(a);
 }
 
-bool MainWindow::openDatabase(const QString &url, const QString &table, bool monitorOnly, QString *error)
+bool MainWindow::openDatabase(const QString &url, const QString &table, bool monitorOnly,
+                              QString *error)
 {
     auto settings = ConnectionSettings::resolve(url);
     if (!settings) {
@@ -360,27 +382,30 @@ bool MainWindow::openDatabase(const QString &url, const QString &table, bool mon
     m_url = urlWithoutPassword(*settings);
     m_table = name->toString();
     m_dbLabel->setText(tr("Opening %1…").arg(settings->displayString()));
-    connect(m_client, &StoreClient::opened, this, [this, client = m_client](bool ok, const QString &message) {
-        if (client != m_client)
-            return;
-        if (!ok) {
-            m_dbLabel->setText(tr("Not connected"));
-            Q_EMIT databaseOpened(false, message);
-            return;
-        }
-        const QString shown = m_client->settings().displayString();
-        m_dbLabel->setText(m_monitorOnly ? tr("%1 · table %2 · monitor only (read-only)").arg(shown, m_table)
-                                         : tr("%1 · table %2").arg(shown, m_table));
-        setWindowTitle(tr("OddJobs — %1").arg(shown));
-        rememberRecent(m_url);
-        m_model->setClient(m_client);
-        m_stats->setClient(m_client);
-        loadChoices();
-        if (m_autoStartWorker && !m_monitorOnly)
-            startWorker();
-        updateActions();
-        Q_EMIT databaseOpened(true, {});
-    });
+    connect(m_client, &StoreClient::opened, this,
+            [this, client = m_client](bool ok, const QString &message) {
+                if (client != m_client)
+                    return;
+                if (!ok) {
+                    m_dbLabel->setText(tr("Not connected"));
+                    Q_EMIT databaseOpened(false, message);
+                    return;
+                }
+                const QString shown = m_client->settings().displayString();
+                m_dbLabel->setText(
+                    m_monitorOnly
+                        ? tr("%1 · table %2 · monitor only (read-only)").arg(shown, m_table)
+                        : tr("%1 · table %2").arg(shown, m_table));
+                setWindowTitle(tr("OddJobs — %1").arg(shown));
+                rememberRecent(m_url);
+                m_model->setClient(m_client);
+                m_stats->setClient(m_client);
+                loadChoices();
+                if (m_autoStartWorker && !m_monitorOnly)
+                    startWorker();
+                updateActions();
+                Q_EMIT databaseOpened(true, {});
+            });
     m_client->open(!monitorOnly);
     updateActions();
     return true;
@@ -418,7 +443,8 @@ void MainWindow::loadChoices()
             m_knownQueues = choices->queues;
             if (!m_knownQueues.contains(u"default"_s))
                 m_knownQueues.prepend(u"default"_s);
-            for (auto [combo, items] : { std::pair { m_typeFilter, m_knownTypes }, std::pair { m_queueFilter, m_knownQueues } }) {
+            for (auto [combo, items] : { std::pair { m_typeFilter, m_knownTypes },
+                                         std::pair { m_queueFilter, m_knownQueues } }) {
                 const QSignalBlocker block(combo);
                 const QString current = combo->currentText();
                 combo->clear();
@@ -438,7 +464,9 @@ void MainWindow::applyFilter()
             statusNames << a->text();
         }
     }
-    m_statusButton->setText(statusNames.isEmpty() ? tr("Status: all") : tr("Status: %1").arg(statusNames.join(u", "_s)));
+    m_statusButton->setText(statusNames.isEmpty()
+                                ? tr("Status: all")
+                                : tr("Status: %1").arg(statusNames.join(u", "_s)));
     if (!m_typeFilter->currentText().trimmed().isEmpty())
         filter.types << m_typeFilter->currentText().trimmed();
     if (!m_queueFilter->currentText().trimmed().isEmpty())
@@ -517,7 +545,8 @@ void MainWindow::updateDetail()
 void MainWindow::updateStatus()
 {
     if (!m_runner) {
-        m_workerLabel->setText(m_monitorOnly ? tr("No worker (monitor only)") : tr("Worker stopped"));
+        m_workerLabel->setText(m_monitorOnly ? tr("No worker (monitor only)")
+                                             : tr("Worker stopped"));
         m_runningLabel->clear();
         m_rateLabel->clear();
     } else {
@@ -544,7 +573,8 @@ void MainWindow::updateStatus()
         const qint64 now = QDateTime::currentMSecsSinceEpoch();
         while (!m_finishTimes.empty() && m_finishTimes.front() < now - 5000)
             m_finishTimes.pop_front();
-        m_rateLabel->setText(tr("%1 jobs/s").arg(QLocale().toString(m_finishTimes.size() / 5.0, 'f', 1)));
+        m_rateLabel->setText(
+            tr("%1 jobs/s").arg(QLocale().toString(m_finishTimes.size() / 5.0, 'f', 1)));
     }
     const qint64 total = m_model->totalEstimate();
     m_totalLabel->setText(total >= 0 ? tr("Matching: %L1").arg(total) : QString());
@@ -578,8 +608,9 @@ void MainWindow::startWorker()
         updateActions();
         updateStatus();
     });
-    connect(m_runner, &Runner::databaseError, this,
-            [this](const QString &message) { statusBar()->showMessage(tr("Worker: %1").arg(message), 8000); });
+    connect(m_runner, &Runner::databaseError, this, [this](const QString &message) {
+        statusBar()->showMessage(tr("Worker: %1").arg(message), 8000);
+    });
     m_runner->start();
     updateActions();
 }
@@ -627,7 +658,8 @@ void MainWindow::showEnqueueDialog()
                                     return;
                                 }
                                 dialog->accept();
-                                statusBar()->showMessage(tr("Enqueued job %1").arg(created->id), 4000);
+                                statusBar()->showMessage(tr("Enqueued job %1").arg(created->id),
+                                                         4000);
                                 m_model->refresh();
                                 if (m_runner)
                                     m_runner->wake();
@@ -647,8 +679,9 @@ void MainWindow::showEditDialog()
     if (!job)
         return;
     if (job->status == JobStatus::Locked) {
-        QMessageBox::information(this, tr("Edit Job"),
-                                 tr("Job %1 is running. Cancel it or wait until it finishes to edit it.").arg(job->id));
+        QMessageBox::information(
+            this, tr("Edit Job"),
+            tr("Job %1 is running. Cancel it or wait until it finishes to edit it.").arg(job->id));
         return;
     }
     JobDialog *dialog = JobDialog::forEdit(*job, m_knownTypes, m_knownQueues, this);
@@ -658,19 +691,21 @@ void MainWindow::showEditDialog()
         const NewJob fields = dialog->newJob();
         const qint64 id = dialog->jobId();
         const qint64 revision = dialog->revision();
-        m_client->call<Job>([id, fields, revision](JobStore &store) { return store.edit(id, fields, revision); },
-                            dialog, [this, dialog](const Result<Job> &edited) {
-                                if (!edited) {
-                                    // A conflict or a refusal keeps the dialog and the user's input.
-                                    dialog->showError(edited.error().message);
-                                    Q_EMIT actionFinished(u"edit"_s, 0, edited.error().message);
-                                    return;
-                                }
-                                dialog->accept();
-                                m_model->applyJobs({ *edited });
-                                updateDetail();
-                                Q_EMIT actionFinished(u"edit"_s, 1, {});
-                            });
+        m_client->call<Job>(
+            [id, fields, revision](JobStore &store) { return store.edit(id, fields, revision); },
+            dialog,
+            [this, dialog](const Result<Job> &edited) {
+                if (!edited) {
+                    // A conflict or a refusal keeps the dialog and the user's input.
+                    dialog->showError(edited.error().message);
+                    Q_EMIT actionFinished(u"edit"_s, 0, edited.error().message);
+                    return;
+                }
+                dialog->accept();
+                m_model->applyJobs({ *edited });
+                updateDetail();
+                Q_EMIT actionFinished(u"edit"_s, 1, {});
+            });
     });
     dialog->open();
 }
@@ -694,33 +729,39 @@ void MainWindow::act(Act what)
 {
     if (!m_client || m_monitorOnly)
         return;
-    const QString name = what == Act::RunNow ? tr("Run now") : what == Act::Cancel ? tr("Cancel jobs") : tr("Delete jobs");
+    const QString name = what == Act::RunNow ? tr("Run now")
+        : what == Act::Cancel                ? tr("Cancel jobs")
+                                             : tr("Delete jobs");
     if (m_actOnFilterAction->isChecked()) {
         const JobFilter filter = m_model->filter();
         // Say how many before touching everything that matches.
-        m_client->call<qint64>([filter](JobStore &store) { return store.count(filter); }, this,
-                               [this, what, name, filter](const Result<qint64> &count) {
-                                   if (!count) {
-                                       QMessageBox::warning(this, name, count.error().message);
-                                       return;
-                                   }
-                                   const QString question = what == Act::RunNow
-                                       ? tr("Run every job matching the filter now? (%L1 in all)").arg(*count)
-                                       : what == Act::Cancel
-                                       ? tr("Cancel every job matching the filter, running ones too? (%L1 in all)")
-                                             .arg(*count)
-                                       : tr("Delete every job matching the filter? (%L1 in all) This cannot be undone.")
-                                             .arg(*count);
-                                   if (QMessageBox::question(this, name, question) == QMessageBox::Yes)
-                                       runAction(what, filter);
-                               });
+        m_client->call<qint64>(
+            [filter](JobStore &store) { return store.count(filter); }, this,
+            [this, what, name, filter](const Result<qint64> &count) {
+                if (!count) {
+                    QMessageBox::warning(this, name, count.error().message);
+                    return;
+                }
+                const QString question = what == Act::RunNow
+                    ? tr("Run every job matching the filter now? (%L1 in all)").arg(*count)
+                    : what == Act::Cancel
+                    ? tr("Cancel every job matching the filter, running ones too? (%L1 in all)")
+                          .arg(*count)
+                    : tr("Delete every job matching the filter? (%L1 in all) This cannot be "
+                         "undone.")
+                          .arg(*count);
+                if (QMessageBox::question(this, name, question) == QMessageBox::Yes)
+                    runAction(what, filter);
+            });
         return;
     }
     const QList<qint64> ids = selectedIds();
     if (ids.isEmpty())
         return;
     if (what == Act::Delete
-        && QMessageBox::question(this, name, tr("Delete %n selected job(s)? This cannot be undone.", nullptr, int(ids.size())))
+        && QMessageBox::question(
+               this, name,
+               tr("Delete %n selected job(s)? This cannot be undone.", nullptr, int(ids.size())))
             != QMessageBox::Yes)
         return;
     runAction(what, JobFilter::byIds(ids));
@@ -728,10 +769,14 @@ void MainWindow::act(Act what)
 
 void MainWindow::runAction(Act what, const JobFilter &filter)
 {
-    const QString key = what == Act::RunNow ? u"run-now"_s : what == Act::Cancel ? u"cancel"_s : u"delete"_s;
+    const QString key = what == Act::RunNow ? u"run-now"_s
+        : what == Act::Cancel               ? u"cancel"_s
+                                            : u"delete"_s;
     m_client->call<int>(
         [what, filter](JobStore &store) {
-            return what == Act::RunNow ? store.runNow(filter) : what == Act::Cancel ? store.cancel(filter) : store.remove(filter);
+            return what == Act::RunNow ? store.runNow(filter)
+                : what == Act::Cancel  ? store.cancel(filter)
+                                       : store.remove(filter);
         },
         this,
         [this, what, key, filter](const Result<int> &changed) {
@@ -740,9 +785,10 @@ void MainWindow::runAction(Act what, const JobFilter &filter)
                 Q_EMIT actionFinished(key, 0, changed.error().message);
                 return;
             }
-            const QString done = what == Act::RunNow ? tr("%n job(s) queued to run now", nullptr, *changed)
-                : what == Act::Cancel               ? tr("%n job(s) cancelled", nullptr, *changed)
-                                                    : tr("%n job(s) deleted", nullptr, *changed);
+            const QString done = what == Act::RunNow
+                ? tr("%n job(s) queued to run now", nullptr, *changed)
+                : what == Act::Cancel ? tr("%n job(s) cancelled", nullptr, *changed)
+                                      : tr("%n job(s) deleted", nullptr, *changed);
             statusBar()->showMessage(done, 5000);
             if (what == Act::Delete && filter.ids)
                 m_model->removeJobs(*filter.ids);
@@ -771,19 +817,20 @@ void MainWindow::duplicateSelected()
     }
     if (copies.isEmpty())
         return;
-    m_client->call<QList<qint64>>([copies](JobStore &store) { return store.enqueueMany(copies); }, this,
-                                  [this](const Result<QList<qint64>> &ids) {
-                                      if (!ids) {
-                                          QMessageBox::warning(this, tr("Duplicate"), ids.error().message);
-                                          Q_EMIT actionFinished(u"duplicate"_s, 0, ids.error().message);
-                                          return;
-                                      }
-                                      statusBar()->showMessage(tr("%n job(s) duplicated", nullptr, int(ids->size())), 4000);
-                                      m_model->refresh();
-                                      if (m_runner)
-                                          m_runner->wake();
-                                      Q_EMIT actionFinished(u"duplicate"_s, int(ids->size()), {});
-                                  });
+    m_client->call<QList<qint64>>(
+        [copies](JobStore &store) { return store.enqueueMany(copies); }, this,
+        [this](const Result<QList<qint64>> &ids) {
+            if (!ids) {
+                QMessageBox::warning(this, tr("Duplicate"), ids.error().message);
+                Q_EMIT actionFinished(u"duplicate"_s, 0, ids.error().message);
+                return;
+            }
+            statusBar()->showMessage(tr("%n job(s) duplicated", nullptr, int(ids->size())), 4000);
+            m_model->refresh();
+            if (m_runner)
+                m_runner->wake();
+            Q_EMIT actionFinished(u"duplicate"_s, int(ids->size()), {});
+        });
 }
 
 void MainWindow::showOpenDialog()
@@ -806,15 +853,16 @@ void MainWindow::showOpenDialog()
         }
         // Failures to connect come back asynchronously: show them in the dialog again.
         auto *once = new QObject(dialog);
-        connect(this, &MainWindow::databaseOpened, once, [dialog, once](bool ok, const QString &message) {
-            delete once;
-            if (ok) {
-                dialog->deleteLater();
-                return;
-            }
-            dialog->showError(message);
-            dialog->open();
-        });
+        connect(this, &MainWindow::databaseOpened, once,
+                [dialog, once](bool ok, const QString &message) {
+                    delete once;
+                    if (ok) {
+                        dialog->deleteLater();
+                        return;
+                    }
+                    dialog->showError(message);
+                    dialog->open();
+                });
     });
     dialog->open();
 }
@@ -845,17 +893,21 @@ void MainWindow::restoreLayout()
     restoreState(settings.value(u"window/state"_s).toByteArray());
     m_view->horizontalHeader()->restoreState(settings.value(u"window/jobsHeader"_s).toByteArray());
     if (settings.value(u"window/jobsHeader"_s).isNull()) {
-        const QList<QPair<int, int>> widths { { JobTableModel::IdColumn, 70 },      { JobTableModel::TypeColumn, 150 },
-                                              { JobTableModel::StatusColumn, 90 },  { JobTableModel::QueueColumn, 80 },
-                                              { JobTableModel::PriorityColumn, 60 }, { JobTableModel::AttemptsColumn, 70 },
-                                              { JobTableModel::RunAtColumn, 140 },  { JobTableModel::CreatedColumn, 140 },
-                                              { JobTableModel::UpdatedColumn, 140 }, { JobTableModel::WorkerColumn, 140 },
-                                              { JobTableModel::DurationColumn, 80 } };
+        const QList<QPair<int, int>> widths {
+            { JobTableModel::IdColumn, 70 },       { JobTableModel::TypeColumn, 150 },
+            { JobTableModel::StatusColumn, 90 },   { JobTableModel::QueueColumn, 80 },
+            { JobTableModel::PriorityColumn, 60 }, { JobTableModel::AttemptsColumn, 70 },
+            { JobTableModel::RunAtColumn, 140 },   { JobTableModel::CreatedColumn, 140 },
+            { JobTableModel::UpdatedColumn, 140 }, { JobTableModel::WorkerColumn, 140 },
+            { JobTableModel::DurationColumn, 80 }
+        };
         for (const auto &[column, width] : widths)
             m_view->setColumnWidth(
-                column, std::max(width, m_view->horizontalHeader()->fontMetrics().horizontalAdvance(
-                                            m_model->headerData(column, Qt::Horizontal).toString())
-                                            + 28));
+                column,
+                std::max(width,
+                         m_view->horizontalHeader()->fontMetrics().horizontalAdvance(
+                             m_model->headerData(column, Qt::Horizontal).toString())
+                             + 28));
     }
 }
 

@@ -5,7 +5,6 @@
 
 #include <QMainWindow>
 #include <QPointer>
-
 #include <deque>
 
 class QAction;
@@ -41,7 +40,8 @@ public:
 
     // Opens a database (asynchronously; databaseOpened() reports). Returns false with a message
     // for input that cannot even be parsed (bad URL or table name).
-    bool openDatabase(const QString &url, const QString &table, bool monitorOnly, QString *error = nullptr);
+    bool openDatabase(const QString &url, const QString &table, bool monitorOnly,
+                      QString *error = nullptr);
     bool isMonitorOnly() const { return m_monitorOnly; }
     JobTableModel *jobModel() const { return m_model; }
     QTableView *jobView() const { return m_view; }
@@ -71,7 +71,12 @@ protected:
     void closeEvent(QCloseEvent *event) override;
 
 private:
-    enum class Act { RunNow, Cancel, Delete };
+    enum class Act
+    {
+        RunNow,
+        Cancel,
+        Delete
+    };
     void buildActions();
     void buildFilterBar(QWidget *parent, QVBoxLayout *layout);
     void buildDocks();

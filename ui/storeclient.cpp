@@ -24,7 +24,8 @@ StoreClient::StoreClient(ConnectionSettings settings, StoreOptions options, QObj
 StoreClient::~StoreClient()
 {
     // The store must be closed in the thread that opened it.
-    QMetaObject::invokeMethod(m_worker, [w = m_worker] { w->store.reset(); }, Qt::BlockingQueuedConnection);
+    QMetaObject::invokeMethod(
+        m_worker, [w = m_worker] { w->store.reset(); }, Qt::BlockingQueuedConnection);
     m_thread.quit();
     m_thread.wait();
     delete m_worker;
@@ -56,7 +57,8 @@ void StoreClient::open(bool migrate)
 
 void StoreClient::post(std::function<void(JobStore *)> work)
 {
-    QMetaObject::invokeMethod(m_worker, [w = m_worker, work = std::move(work)] { work(w->store.get()); });
+    QMetaObject::invokeMethod(m_worker,
+                              [w = m_worker, work = std::move(work)] { work(w->store.get()); });
 }
 
 void StoreClient::deliver(std::function<void()> callback)

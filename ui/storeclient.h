@@ -6,7 +6,6 @@
 #include <QObject>
 #include <QPointer>
 #include <QThread>
-
 #include <functional>
 #include <memory>
 
@@ -37,7 +36,8 @@ public:
         QPointer<QObject> guard(context);
         post([this, work = std::move(work), guard, done = std::move(done)](JobStore *store) {
             auto result = store ? work(*store)
-                                : Result<T>(makeError(ErrorCode::ConnectionFailed, tr("Not connected to a database.")));
+                                : Result<T>(makeError(ErrorCode::ConnectionFailed,
+                                                      tr("Not connected to a database.")));
             deliver([guard, done, result] {
                 if (guard)
                     done(result);

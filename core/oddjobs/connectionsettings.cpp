@@ -20,15 +20,38 @@ namespace {
 const QStringList &allowedPgOptions()
 {
     static const QStringList keys {
-        u"host"_s,          u"hostaddr"_s,      u"port"_s,           u"dbname"_s,
-        u"user"_s,          u"connect_timeout"_s, u"client_encoding"_s, u"options"_s,
-        u"application_name"_s, u"fallback_application_name"_s, u"keepalives"_s,
-        u"keepalives_idle"_s, u"keepalives_interval"_s, u"keepalives_count"_s,
-        u"tcp_user_timeout"_s, u"sslmode"_s, u"sslcert"_s, u"sslkey"_s, u"sslrootcert"_s,
-        u"sslcrl"_s, u"sslcompression"_s, u"requiressl"_s, u"gssencmode"_s,
-        u"krbsrvname"_s, u"target_session_attrs"_s, u"passfile"_s, u"service"_s,
-        u"channel_binding"_s, u"sslsni"_s, u"ssl_min_protocol_version"_s,
-        u"ssl_max_protocol_version"_s, u"load_balance_hosts"_s,
+        u"host"_s,
+        u"hostaddr"_s,
+        u"port"_s,
+        u"dbname"_s,
+        u"user"_s,
+        u"connect_timeout"_s,
+        u"client_encoding"_s,
+        u"options"_s,
+        u"application_name"_s,
+        u"fallback_application_name"_s,
+        u"keepalives"_s,
+        u"keepalives_idle"_s,
+        u"keepalives_interval"_s,
+        u"keepalives_count"_s,
+        u"tcp_user_timeout"_s,
+        u"sslmode"_s,
+        u"sslcert"_s,
+        u"sslkey"_s,
+        u"sslrootcert"_s,
+        u"sslcrl"_s,
+        u"sslcompression"_s,
+        u"requiressl"_s,
+        u"gssencmode"_s,
+        u"krbsrvname"_s,
+        u"target_session_attrs"_s,
+        u"passfile"_s,
+        u"service"_s,
+        u"channel_binding"_s,
+        u"sslsni"_s,
+        u"ssl_min_protocol_version"_s,
+        u"ssl_max_protocol_version"_s,
+        u"load_balance_hosts"_s,
     };
     return keys;
 }
@@ -90,8 +113,8 @@ Result<ConnectionSettings> parsePostgres(const QString &text)
         bool ok = false;
         const int port = hostPort.mid(colon + 1).toInt(&ok);
         if (!ok || port <= 0 || port > 65535)
-            return urlError(u"the port in %1 is not a number from 1 to 65535"_s.arg(
-                redactedForMessage(text)));
+            return urlError(
+                u"the port in %1 is not a number from 1 to 65535"_s.arg(redactedForMessage(text)));
         s.port = port;
     }
     QString path = url.path(QUrl::FullyDecoded);
@@ -107,9 +130,9 @@ Result<ConnectionSettings> parsePostgres(const QString &text)
             return urlError(u"put the password in the URL's user part (user:password@host), "
                             "not in ?password="_s);
         if (!allowedPgOptions().contains(key))
-            return urlError(u"unknown connection option '%1' in the URL; known options are "
-                            "libpq's (sslmode, connect_timeout, application_name, host, ...)"_s
-                                .arg(key));
+            return urlError(
+                u"unknown connection option '%1' in the URL; known options are "
+                "libpq's (sslmode, connect_timeout, application_name, host, ...)"_s.arg(key));
         if (value.contains(u';') || value.contains(QChar(0)))
             return urlError(u"the value of connection option '%1' contains ';'"_s.arg(key));
         if (key == u"host" && s.host.isEmpty())
@@ -235,10 +258,10 @@ Result<TableName> TableName::parse(const QString &text)
     auto invalid = [&](const QString &why) {
         QString shown = text.left(80);
         shown.replace(QRegularExpression(u"[^\\x20-\\x7e]"_s), u"?"_s);
-        return makeError(ErrorCode::InvalidTableName,
-                         u"invalid table name '%1': %2. Use letters, digits and underscores "
-                         "(not first), at most 63 characters, optionally schema.table"_s
-                             .arg(shown, why));
+        return makeError(
+            ErrorCode::InvalidTableName,
+            u"invalid table name '%1': %2. Use letters, digits and underscores "
+            "(not first), at most 63 characters, optionally schema.table"_s.arg(shown, why));
     };
     if (text.isEmpty())
         return invalid(u"it is empty"_s);
@@ -289,8 +312,8 @@ QString TableName::derivedName(const QString &suffix) const
     const QString full = m_name + u'_' + suffix;
     if (full.toUtf8().size() <= MaxIdentifierBytes)
         return full;
-    return m_name.left(MaxIdentifierBytes - 10 - suffix.size()) + u'_' + hashSuffix(full)
-        + u'_' + suffix;
+    return m_name.left(MaxIdentifierBytes - 10 - suffix.size()) + u'_' + hashSuffix(full) + u'_'
+        + suffix;
 }
 
 QString TableName::notificationChannel() const

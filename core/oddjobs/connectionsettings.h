@@ -9,7 +9,11 @@
 
 namespace OddJobs {
 
-enum class Backend { Sqlite, PostgreSql };
+enum class Backend
+{
+    Sqlite,
+    PostgreSql
+};
 
 // Where the jobs live, parsed from a connection URL:
 //   sqlite:/path/to/jobs.db   sqlite:relative.db   sqlite:///abs.db   sqlite::memory:

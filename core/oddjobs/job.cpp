@@ -138,7 +138,8 @@ bool JobFilter::matches(const Job &job) const
         const qint64 id = needle.toLongLong(&isNumber);
         if (isNumber && id == job.id)
             return true;
-        const QByteArray wrapped = QJsonDocument(QJsonArray { job.payload }).toJson(QJsonDocument::Compact);
+        const QByteArray wrapped
+            = QJsonDocument(QJsonArray { job.payload }).toJson(QJsonDocument::Compact);
         if (!QString::fromUtf8(wrapped).contains(needle, Qt::CaseInsensitive))
             return false;
     }

@@ -10,14 +10,14 @@
 #include <QString>
 #include <QStringList>
 #include <QVariant>
-
 #include <optional>
 
 namespace OddJobs {
 
 // The status strings are odd-jobs' own (plus "cancelled"), so an odd-jobs table can be
 // migrated in place and its rows read without translation.
-enum class JobStatus {
+enum class JobStatus
+{
     Queued,
     Locked,
     Retry,
@@ -78,10 +78,17 @@ struct OJ_CORE_EXPORT NewJob
 
     // Convenience: payload {"tag": type, "contents": contents}; without contents (Undefined)
     // just {"tag": type}, as odd-jobs encodes a constructor without arguments.
-    static NewJob tagged(const QString &type, const QJsonValue &contents = QJsonValue(QJsonValue::Undefined));
+    static NewJob tagged(const QString &type,
+                         const QJsonValue &contents = QJsonValue(QJsonValue::Undefined));
 };
 
-enum class TimeField { CreatedAt, UpdatedAt, RunAt, FinishedAt };
+enum class TimeField
+{
+    CreatedAt,
+    UpdatedAt,
+    RunAt,
+    FinishedAt
+};
 
 // Which jobs a listing, a count or a bulk action applies to. Empty lists match everything.
 struct OJ_CORE_EXPORT JobFilter
@@ -105,7 +112,16 @@ struct OJ_CORE_EXPORT JobFilter
     bool matches(const Job &job) const;
 };
 
-enum class SortKey { Id, CreatedAt, UpdatedAt, RunAt, Status, Type, Priority };
+enum class SortKey
+{
+    Id,
+    CreatedAt,
+    UpdatedAt,
+    RunAt,
+    Status,
+    Type,
+    Priority
+};
 
 // A position in a keyset-paged listing: the sort key's value and the id of the row.
 struct OJ_CORE_EXPORT PageCursor

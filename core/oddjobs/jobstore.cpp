@@ -12,7 +12,6 @@
 #include <QSqlField>
 #include <QSqlRecord>
 #include <QThread>
-
 #include <algorithm>
 #include <cmath>
 
@@ -25,7 +24,8 @@ using namespace Internal;
 namespace {
 
 // Column order of every job SELECT/RETURNING; rowToJob reads by these positions.
-enum Column {
+enum Column
+{
     ColId,
     ColCreatedAt,
     ColUpdatedAt,
@@ -57,24 +57,12 @@ QString columns(bool pg, const QString &alias = {})
         const QString col = a + QLatin1String(name);
         return pg ? col + u"::text"_s : col;
     };
-    return QStringList { a + u"id"_s,
-                         ts("created_at"),
-                         ts("updated_at"),
-                         ts("run_at"),
-                         a + u"status"_s,
-                         json("payload"),
-                         json("last_error"),
-                         a + u"attempts"_s,
-                         ts("locked_at"),
-                         a + u"locked_by"_s,
-                         a + u"queue"_s,
-                         a + u"priority"_s,
-                         a + u"max_attempts"_s,
-                         a + u"timeout_seconds"_s,
-                         json("result"),
-                         ts("started_at"),
-                         ts("finished_at"),
-                         a + u"job_type"_s }
+    return QStringList { a + u"id"_s,           ts("created_at"),         ts("updated_at"),
+                         ts("run_at"),          a + u"status"_s,          json("payload"),
+                         json("last_error"),    a + u"attempts"_s,        ts("locked_at"),
+                         a + u"locked_by"_s,    a + u"queue"_s,           a + u"priority"_s,
+                         a + u"max_attempts"_s, a + u"timeout_seconds"_s, json("result"),
+                         ts("started_at"),      ts("finished_at"),        a + u"job_type"_s }
         .join(u", "_s);
 }
 
@@ -113,7 +101,7 @@ Job rowToJob(const QSqlQuery &q)
     job.status = statusFromString(q.value(ColStatus).toString()).value_or(JobStatus::Queued);
     job.payload = parseJson(q.value(ColPayload).toString());
     job.lastError = q.value(ColLastError).isNull() ? QJsonValue()
-                                                    : parseJson(q.value(ColLastError).toString());
+                                                   : parseJson(q.value(ColLastError).toString());
     job.attempts = q.value(ColAttempts).toInt();
     job.lockedAt = fromMicros(q.value(ColLockedAt));
     job.lockedBy = q.value(ColLockedBy).toString();
@@ -121,7 +109,8 @@ Job rowToJob(const QSqlQuery &q)
     job.priority = q.value(ColPriority).toInt();
     job.maxAttempts = optionalInt(q.value(ColMaxAttempts));
     job.timeoutSeconds = optionalInt(q.value(ColTimeout));
-    job.result = q.value(ColResult).isNull() ? QJsonValue() : parseJson(q.value(ColResult).toString());
+    job.result
+        = q.value(ColResult).isNull() ? QJsonValue() : parseJson(q.value(ColResult).toString());
     job.startedAt = fromMicros(q.value(ColStartedAt));
     job.finishedAt = fromMicros(q.value(ColFinishedAt));
     return job;
@@ -145,7 +134,8 @@ QVariant listParam(bool pg, const QStringList &items)
 {
     if (pg)
         return pgArrayLiteral(items);
-    return QString::fromUtf8(QJsonDocument(QJsonArray::fromStringList(items)).toJson(QJsonDocument::Compact));
+    return QString::fromUtf8(
+        QJsonDocument(QJsonArray::fromStringList(items)).toJson(QJsonDocument::Compact));
 }
 
 QVariant listParam(bool pg, const QList<qint64> &items)
@@ -216,12 +206,14 @@ Result<Where> buildWhere(bool pg, const JobFilter &f)
         w.clauses << inList(pg, u"locked_by"_s);
         w.binds << listParam(pg, f.workers);
     }
-    for (const auto &[bound, op] : { std::pair { &f.from, u">="_s }, std::pair { &f.to, u"<"_s } }) {
+    for (const auto &[bound, op] :
+         { std::pair { &f.from, u">="_s }, std::pair { &f.to, u"<"_s } }) {
         if (bound->isNull())
             continue;
         if (!isReasonableTime(*bound))
-            return makeError(ErrorCode::InvalidArgument,
-                             u"the time range bound is not a valid date between the years 1 and 9999"_s);
+            return makeError(
+                ErrorCode::InvalidArgument,
+                u"the time range bound is not a valid date between the years 1 and 9999"_s);
         w.clauses << u"%1 %2 %3"_s.arg(timeColumn(f.timeField), op, timeParam(pg));
         w.binds << toMicros(*bound);
     }
@@ -230,8 +222,8 @@ Result<Where> buildWhere(bool pg, const JobFilter &f)
         QString pattern = search;
         pattern.replace(u'\\', u"\\\\"_s).replace(u'%', u"\\%"_s).replace(u'_', u"\\_"_s);
         pattern = u'%' + pattern + u'%';
-        const QString like = pg ? u"payload::text ILIKE ? ESCAPE '\\'"_s
-                                : u"payload LIKE ? ESCAPE '\\'"_s;
+        const QString like
+            = pg ? u"payload::text ILIKE ? ESCAPE '\\'"_s : u"payload LIKE ? ESCAPE '\\'"_s;
         bool isNumber = false;
         const qint64 id = search.toLongLong(&isNumber);
         if (isNumber) {
@@ -308,7 +300,8 @@ struct EncodedJob
 Result<QString> encodePayload(const QJsonValue &value, int maxBytes, const char *what)
 {
     if (value.isUndefined())
-        return makeError(ErrorCode::InvalidJson, u"the %1 is not a JSON value"_s.arg(QLatin1String(what)));
+        return makeError(ErrorCode::InvalidJson,
+                         u"the %1 is not a JSON value"_s.arg(QLatin1String(what)));
     const QByteArray text = jsonText(value);
     if (text.size() > maxBytes)
         return makeError(ErrorCode::PayloadTooLarge,
@@ -318,9 +311,10 @@ Result<QString> encodePayload(const QJsonValue &value, int maxBytes, const char 
                              .arg(maxBytes));
     // PostgreSQL's jsonb cannot hold NUL characters; refuse them on both backends alike.
     if (text.contains("\\u0000"))
-        return makeError(ErrorCode::InvalidJson,
-                         u"the %1 contains a NUL character (\\u0000), which jsonb cannot store"_s.arg(
-                             QLatin1String(what)));
+        return makeError(
+            ErrorCode::InvalidJson,
+            u"the %1 contains a NUL character (\\u0000), which jsonb cannot store"_s.arg(
+                QLatin1String(what)));
     return QString::fromUtf8(text);
 }
 
@@ -332,13 +326,15 @@ Result<EncodedJob> encodeJob(const NewJob &job, int maxPayloadBytes)
     if (job.queue.trimmed().isEmpty())
         return makeError(ErrorCode::InvalidArgument, u"the queue name is empty"_s);
     if (job.queue.size() > 200)
-        return makeError(ErrorCode::InvalidArgument, u"the queue name is longer than 200 characters"_s);
+        return makeError(ErrorCode::InvalidArgument,
+                         u"the queue name is longer than 200 characters"_s);
     if (job.maxAttempts && *job.maxAttempts < 1)
         return makeError(ErrorCode::InvalidArgument,
                          u"max attempts must be at least 1 (got %1)"_s.arg(*job.maxAttempts));
     if (job.timeoutSeconds && *job.timeoutSeconds < 1)
-        return makeError(ErrorCode::InvalidArgument,
-                         u"the timeout must be at least 1 second (got %1)"_s.arg(*job.timeoutSeconds));
+        return makeError(
+            ErrorCode::InvalidArgument,
+            u"the timeout must be at least 1 second (got %1)"_s.arg(*job.timeoutSeconds));
     if (job.runAt && job.delaySeconds)
         return makeError(ErrorCode::InvalidArgument, u"give a run-at time or a delay, not both"_s);
     EncodedJob e;
@@ -353,8 +349,9 @@ Result<EncodedJob> encodeJob(const NewJob &job, int maxPayloadBytes)
     }
     if (job.delaySeconds) {
         if (!std::isfinite(*job.delaySeconds) || std::abs(*job.delaySeconds) > 3153600000.0)
-            return makeError(ErrorCode::InvalidArgument, u"the delay is not a number of seconds "
-                                                         "within 100 years"_s);
+            return makeError(ErrorCode::InvalidArgument,
+                             u"the delay is not a number of seconds "
+                             "within 100 years"_s);
         e.delaySeconds = *job.delaySeconds;
     }
     return e;
@@ -371,8 +368,10 @@ QString enqueueSql(bool pg, const TableName &table)
 {
     const QString now = sqlNow(pg ? Backend::PostgreSql : Backend::Sqlite);
     const QString runAt = pg
-        ? u"COALESCE(%1, now() + make_interval(secs => CAST(? AS float8)), now())"_s.arg(timeParam(true))
-        : u"COALESCE(CAST(? AS INTEGER), %1 + CAST(CAST(? AS REAL) * 1000000 AS INTEGER), %1)"_s.arg(now);
+        ? u"COALESCE(%1, now() + make_interval(secs => CAST(? AS float8)), now())"_s.arg(
+            timeParam(true))
+        : u"COALESCE(CAST(? AS INTEGER), %1 + CAST(CAST(? AS REAL) * 1000000 AS INTEGER), %1)"_s
+              .arg(now);
     return u"INSERT INTO %1 (payload, run_at, queue, priority, max_attempts, timeout_seconds) "
            "VALUES (%2, %3, ?, ?, ?, ?) RETURNING %4"_s.arg(
                table.quoted(), pg ? u"CAST(? AS jsonb)"_s : u"json(?)"_s, runAt, columns(pg));
@@ -380,8 +379,13 @@ QString enqueueSql(bool pg, const TableName &table)
 
 QVariantList enqueueBinds(const EncodedJob &e, const NewJob &job)
 {
-    return { e.payload,          e.runAtMicros, e.delaySeconds, job.queue, job.priority,
-             boundInt(job.maxAttempts), boundInt(job.timeoutSeconds) };
+    return { e.payload,
+             e.runAtMicros,
+             e.delaySeconds,
+             job.queue,
+             job.priority,
+             boundInt(job.maxAttempts),
+             boundInt(job.timeoutSeconds) };
 }
 
 QAtomicInteger<quint64> connectionCounter;
@@ -497,7 +501,8 @@ Result<Job> JobStore::enqueueOn(QSqlDatabase &db, const TableName &table, const 
         return makeError(ErrorCode::InvalidArgument,
                          u"enqueueOn needs a QPSQL or QSQLITE connection, not %1"_s.arg(driver));
     if (!db.isOpen())
-        return makeError(ErrorCode::ConnectionFailed, u"the connection given to enqueueOn is not open"_s);
+        return makeError(ErrorCode::ConnectionFailed,
+                         u"the connection given to enqueueOn is not open"_s);
     const bool pg = driver == u"QPSQL";
     auto e = encodeJob(job, maxPayloadBytes);
     if (!e)
@@ -532,7 +537,8 @@ Result<QList<qint64>> JobStore::enqueueMany(const QList<NewJob> &jobs)
             return error;
         }
         const NewJob &job = jobs.at(i);
-        QJsonObject row { { u"payload"_s, job.payload }, { u"queue"_s, job.queue },
+        QJsonObject row { { u"payload"_s, job.payload },
+                          { u"queue"_s, job.queue },
                           { u"priority"_s, job.priority } };
         if (!e->runAtMicros.isNull())
             row.insert(u"run_at_us"_s, QString::number(e->runAtMicros.toLongLong()));
@@ -548,15 +554,18 @@ Result<QList<qint64>> JobStore::enqueueMany(const QList<NewJob> &jobs)
     QString sql;
     if (pg) {
         sql = u"INSERT INTO %1 (payload, run_at, queue, priority, max_attempts, timeout_seconds) "
-              "SELECT x.payload, COALESCE(TIMESTAMPTZ 'epoch' + x.run_at_us * INTERVAL '1 microsecond', "
-              "now() + make_interval(secs => x.delay), now()), x.queue, x.priority, x.max_attempts, "
+              "SELECT x.payload, COALESCE(TIMESTAMPTZ 'epoch' + x.run_at_us * INTERVAL '1 "
+              "microsecond', "
+              "now() + make_interval(secs => x.delay), now()), x.queue, x.priority, "
+              "x.max_attempts, "
               "x.timeout_seconds FROM jsonb_to_recordset(CAST(? AS jsonb)) AS x(payload jsonb, "
               "run_at_us bigint, delay float8, queue text, priority integer, max_attempts integer, "
               "timeout_seconds integer) RETURNING id"_s.arg(m_options.table.quoted());
     } else {
         const QString now = sqlNow(Backend::Sqlite);
         sql = u"INSERT INTO %1 (payload, run_at, queue, priority, max_attempts, timeout_seconds) "
-              "SELECT json(value -> '$.payload'), COALESCE(CAST(value ->> '$.run_at_us' AS INTEGER), "
+              "SELECT json(value -> '$.payload'), COALESCE(CAST(value ->> '$.run_at_us' AS "
+              "INTEGER), "
               "%2 + CAST(CAST(value ->> '$.delay' AS REAL) * 1000000 AS INTEGER), %2), "
               "value ->> '$.queue', value ->> '$.priority', value ->> '$.max_attempts', "
               "value ->> '$.timeout_seconds' FROM json_each(?) ORDER BY key RETURNING id"_s.arg(
@@ -589,8 +598,9 @@ Result<QList<qint64>> JobStore::enqueueMany(const QList<NewJob> &jobs)
 
 Result<std::optional<Job>> JobStore::find(qint64 id)
 {
-    auto q = d->conn->run(u"SELECT %1 FROM %2 WHERE id = ?"_s.arg(columns(d->pg()), m_options.table.quoted()),
-                          { id }, u"cannot read job %1"_s.arg(id));
+    auto q = d->conn->run(
+        u"SELECT %1 FROM %2 WHERE id = ?"_s.arg(columns(d->pg()), m_options.table.quoted()), { id },
+        u"cannot read job %1"_s.arg(id));
     if (!q)
         return q.error();
     std::optional<Job> job;
@@ -603,7 +613,8 @@ Result<std::optional<Job>> JobStore::find(qint64 id)
 Result<JobPage> JobStore::list(const JobFilter &filter, const PageRequest &page)
 {
     if (page.after && page.before)
-        return makeError(ErrorCode::InvalidArgument, u"a page is either after or before a cursor"_s);
+        return makeError(ErrorCode::InvalidArgument,
+                         u"a page is either after or before a cursor"_s);
     if (page.limit < 1 || page.limit > 100000)
         return makeError(ErrorCode::InvalidArgument, u"the page size must be 1 to 100000"_s);
     const bool pg = d->pg();
@@ -625,10 +636,11 @@ Result<JobPage> JobStore::list(const JobFilter &filter, const PageRequest &page)
         }
     }
     const QString dir = ascending ? u"ASC"_s : u"DESC"_s;
-    const QString orderBy = page.sort == SortKey::Id ? u"id %1"_s.arg(dir)
-                                                     : u"%1 %2, id %2"_s.arg(col, dir);
+    const QString orderBy
+        = page.sort == SortKey::Id ? u"id %1"_s.arg(dir) : u"%1 %2, id %2"_s.arg(col, dir);
     const QString sql = u"SELECT %1 FROM %2 WHERE %3 ORDER BY %4 LIMIT %5"_s.arg(
-        columns(pg), m_options.table.quoted(), where->sql(), orderBy, QString::number(page.limit + 1));
+        columns(pg), m_options.table.quoted(), where->sql(), orderBy,
+        QString::number(page.limit + 1));
     auto q = d->conn->run(sql, where->binds, u"cannot list jobs"_s);
     if (!q)
         return q.error();
@@ -670,8 +682,9 @@ Result<qint64> JobStore::count(const JobFilter &filter)
     auto where = buildWhere(d->pg(), filter);
     if (!where)
         return where.error();
-    auto q = d->conn->run(u"SELECT count(*) FROM %1 WHERE %2"_s.arg(m_options.table.quoted(), where->sql()),
-                          where->binds, u"cannot count jobs"_s);
+    auto q = d->conn->run(
+        u"SELECT count(*) FROM %1 WHERE %2"_s.arg(m_options.table.quoted(), where->sql()),
+        where->binds, u"cannot count jobs"_s);
     if (!q)
         return q.error();
     const qint64 n = (*q)->next() ? (*q)->value(0).toLongLong() : 0;
@@ -687,8 +700,9 @@ Result<qint64> JobStore::estimateCount(const JobFilter &filter)
     constexpr qint64 ExactBelow = 100000;
     qint64 estimate = -1;
     if (filter.isEmpty()) {
-        auto q = d->conn->run(u"SELECT reltuples::bigint FROM pg_class WHERE oid = to_regclass(?)"_s,
-                              { m_options.table.quoted() }, u"cannot estimate the job count"_s);
+        auto q
+            = d->conn->run(u"SELECT reltuples::bigint FROM pg_class WHERE oid = to_regclass(?)"_s,
+                           { m_options.table.quoted() }, u"cannot estimate the job count"_s);
         if (!q)
             return q.error();
         if ((*q)->next())
@@ -699,8 +713,8 @@ Result<qint64> JobStore::estimateCount(const JobFilter &filter)
         if (!where)
             return where.error();
         // EXPLAIN cannot be prepared with parameters; inline them as the driver quotes them.
-        QString sql = u"EXPLAIN (FORMAT JSON) SELECT 1 FROM %1 WHERE %2"_s.arg(m_options.table.quoted(),
-                                                                              where->sql());
+        QString sql = u"EXPLAIN (FORMAT JSON) SELECT 1 FROM %1 WHERE %2"_s.arg(
+            m_options.table.quoted(), where->sql());
         QString expanded;
         qsizetype next = 0;
         bool inQuote = false;
@@ -720,8 +734,13 @@ Result<qint64> JobStore::estimateCount(const JobFilter &filter)
             return d->conn->errorFrom(q.lastError(), u"cannot estimate the job count"_s);
         if (q.next()) {
             const QJsonDocument plan = QJsonDocument::fromJson(q.value(0).toString().toUtf8());
-            estimate = qint64(plan.array().at(0).toObject().value(u"Plan"_s).toObject()
-                                  .value(u"Plan Rows"_s).toDouble(-1));
+            estimate = qint64(plan.array()
+                                  .at(0)
+                                  .toObject()
+                                  .value(u"Plan"_s)
+                                  .toObject()
+                                  .value(u"Plan Rows"_s)
+                                  .toDouble(-1));
         }
     }
     if (estimate < ExactBelow)
@@ -732,12 +751,14 @@ Result<qint64> JobStore::estimateCount(const JobFilter &filter)
 Result<QList<TypeStatistics>> JobStore::statistics(int windowSeconds)
 {
     if (windowSeconds < 1)
-        return makeError(ErrorCode::InvalidArgument, u"the statistics window must be at least 1 second"_s);
+        return makeError(ErrorCode::InvalidArgument,
+                         u"the statistics window must be at least 1 second"_s);
     const bool pg = d->pg();
     QMap<QString, TypeStatistics> byType;
-    auto q = d->conn->run(u"SELECT job_type, status, count(*) FROM %1 GROUP BY job_type, status"_s.arg(
-                              m_options.table.quoted()),
-                          {}, u"cannot compute statistics"_s);
+    auto q
+        = d->conn->run(u"SELECT job_type, status, count(*) FROM %1 GROUP BY job_type, status"_s.arg(
+                           m_options.table.quoted()),
+                       {}, u"cannot compute statistics"_s);
     if (!q)
         return q.error();
     while ((*q)->next()) {
@@ -772,16 +793,19 @@ Result<QList<TypeStatistics>> JobStore::statistics(int windowSeconds)
     if (pg) {
         sql = u"SELECT job_type, count(*) FILTER (WHERE status = 'success'), "
               "count(*) FILTER (WHERE status = 'failed'), "
-              "percentile_disc(0.5) WITHIN GROUP (ORDER BY EXTRACT(EPOCH FROM finished_at - started_at)), "
-              "percentile_disc(0.95) WITHIN GROUP (ORDER BY EXTRACT(EPOCH FROM finished_at - started_at)) "
+              "percentile_disc(0.5) WITHIN GROUP (ORDER BY EXTRACT(EPOCH FROM finished_at - "
+              "started_at)), "
+              "percentile_disc(0.95) WITHIN GROUP (ORDER BY EXTRACT(EPOCH FROM finished_at - "
+              "started_at)) "
               "FROM %1 WHERE status IN ('success', 'failed') AND started_at IS NOT NULL AND "
-              "finished_at >= now() - make_interval(secs => CAST(? AS float8)) GROUP BY job_type"_s.arg(
-                  m_options.table.quoted());
+              "finished_at >= now() - make_interval(secs => CAST(? AS float8)) GROUP BY job_type"_s
+                  .arg(m_options.table.quoted());
     } else {
         sql = u"WITH d AS (SELECT job_type, status, (finished_at - started_at) / 1000000.0 AS dur "
               "FROM %1 WHERE status IN ('success', 'failed') AND started_at IS NOT NULL AND "
               "finished_at >= %2 - CAST(? AS INTEGER) * 1000000), "
-              "r AS (SELECT job_type, status, dur, row_number() OVER (PARTITION BY job_type ORDER BY dur) "
+              "r AS (SELECT job_type, status, dur, row_number() OVER (PARTITION BY job_type ORDER "
+              "BY dur) "
               "AS rn, count(*) OVER (PARTITION BY job_type) AS n FROM d) "
               "SELECT job_type, sum(status = 'success'), sum(status = 'failed'), "
               "max(CASE WHEN rn = (n * 50 + 99) / 100 THEN dur END), "
@@ -798,7 +822,8 @@ Result<QList<TypeStatistics>> JobStore::statistics(int windowSeconds)
         s.succeededInWindow = (*q)->value(1).toLongLong();
         s.failedInWindow = (*q)->value(2).toLongLong();
         s.finishedInWindow = s.succeededInWindow + s.failedInWindow;
-        s.successRate = s.finishedInWindow > 0 ? double(s.succeededInWindow) / s.finishedInWindow : 0;
+        s.successRate
+            = s.finishedInWindow > 0 ? double(s.succeededInWindow) / s.finishedInWindow : 0;
         s.throughputPerSecond = double(s.succeededInWindow) / windowSeconds;
         if (!(*q)->value(3).isNull())
             s.durationP50Seconds = (*q)->value(3).toDouble();
@@ -809,10 +834,12 @@ Result<QList<TypeStatistics>> JobStore::statistics(int windowSeconds)
     return byType.values();
 }
 
-Result<QList<ThroughputBucket>> JobStore::throughput(int bucketSeconds, int buckets, const QString &type)
+Result<QList<ThroughputBucket>> JobStore::throughput(int bucketSeconds, int buckets,
+                                                     const QString &type)
 {
     if (bucketSeconds < 1 || buckets < 1 || buckets > 10000)
-        return makeError(ErrorCode::InvalidArgument, u"a chart needs 1 to 10000 buckets of at least 1 second"_s);
+        return makeError(ErrorCode::InvalidArgument,
+                         u"a chart needs 1 to 10000 buckets of at least 1 second"_s);
     const bool pg = d->pg();
     auto now = this->now();
     if (!now)
@@ -822,12 +849,14 @@ Result<QList<ThroughputBucket>> JobStore::throughput(int bucketSeconds, int buck
     const qint64 lastBucket = nowUs / bucketUs;
     const qint64 firstBucket = lastBucket - buckets + 1;
     const QString typeClause = type.isEmpty() ? QString() : u" AND job_type = ?"_s;
-    const QString bucketExpr = pg ? u"floor(EXTRACT(EPOCH FROM finished_at) * 1000000 / ?)::bigint"_s
-                                  : u"(finished_at / ?)"_s;
-    const QString sql = u"SELECT %1 AS bucket, sum(CASE WHEN status = 'success' THEN 1 ELSE 0 END), "
-                        "sum(CASE WHEN status = 'failed' THEN 1 ELSE 0 END) FROM %2 WHERE status IN ('success', "
-                        "'failed') AND finished_at >= %3%4 GROUP BY 1 ORDER BY 1"_s.arg(
-                            bucketExpr, m_options.table.quoted(), timeParam(pg), typeClause);
+    const QString bucketExpr = pg
+        ? u"floor(EXTRACT(EPOCH FROM finished_at) * 1000000 / ?)::bigint"_s
+        : u"(finished_at / ?)"_s;
+    const QString sql
+        = u"SELECT %1 AS bucket, sum(CASE WHEN status = 'success' THEN 1 ELSE 0 END), "
+          "sum(CASE WHEN status = 'failed' THEN 1 ELSE 0 END) FROM %2 WHERE status IN ('success', "
+          "'failed') AND finished_at >= %3%4 GROUP BY 1 ORDER BY 1"_s.arg(
+              bucketExpr, m_options.table.quoted(), timeParam(pg), typeClause);
     QVariantList binds { bucketUs, firstBucket * bucketUs };
     if (!type.isEmpty())
         binds << type;
@@ -850,8 +879,9 @@ Result<QList<ThroughputBucket>> JobStore::throughput(int bucketSeconds, int buck
 
 Result<QStringList> JobStore::jobTypes()
 {
-    auto q = d->conn->run(u"SELECT DISTINCT job_type FROM %1 ORDER BY 1"_s.arg(m_options.table.quoted()),
-                          {}, u"cannot list job types"_s);
+    auto q = d->conn->run(
+        u"SELECT DISTINCT job_type FROM %1 ORDER BY 1"_s.arg(m_options.table.quoted()), {},
+        u"cannot list job types"_s);
     if (!q)
         return q.error();
     QStringList out;
@@ -863,8 +893,9 @@ Result<QStringList> JobStore::jobTypes()
 
 Result<QStringList> JobStore::queues()
 {
-    auto q = d->conn->run(u"SELECT DISTINCT queue FROM %1 ORDER BY 1"_s.arg(m_options.table.quoted()),
-                          {}, u"cannot list queues"_s);
+    auto q
+        = d->conn->run(u"SELECT DISTINCT queue FROM %1 ORDER BY 1"_s.arg(m_options.table.quoted()),
+                       {}, u"cannot list queues"_s);
     if (!q)
         return q.error();
     QStringList out;
@@ -900,8 +931,10 @@ Result<Job> JobStore::edit(qint64 id, const NewJob &fields, qint64 expectedRevis
     const bool pg = d->pg();
     const QString now = sqlNow(m_settings.backend);
     const QString runAt = pg
-        ? u"COALESCE(%1, now() + make_interval(secs => CAST(? AS float8)), now())"_s.arg(timeParam(true))
-        : u"COALESCE(CAST(? AS INTEGER), %1 + CAST(CAST(? AS REAL) * 1000000 AS INTEGER), %1)"_s.arg(now);
+        ? u"COALESCE(%1, now() + make_interval(secs => CAST(? AS float8)), now())"_s.arg(
+            timeParam(true))
+        : u"COALESCE(CAST(? AS INTEGER), %1 + CAST(CAST(? AS REAL) * 1000000 AS INTEGER), %1)"_s
+              .arg(now);
     const QString sql = u"UPDATE %1 SET payload = %2, run_at = %3, queue = ?, priority = ?, "
                         "max_attempts = ?, timeout_seconds = ?, updated_at = %4 WHERE id = ? AND "
                         "status <> 'locked' AND updated_at = %5 RETURNING %6"_s.arg(
@@ -924,10 +957,13 @@ Result<Job> JobStore::edit(qint64 id, const NewJob &fields, qint64 expectedRevis
     if (!*current)
         return makeError(ErrorCode::NotFound, u"job %1 does not exist (any more)"_s.arg(id));
     if ((*current)->status == JobStatus::Locked)
-        return makeError(ErrorCode::InvalidState,
-                         u"job %1 is running; cancel it or wait until it finishes to edit it"_s.arg(id));
-    return makeError(ErrorCode::Conflict,
-                     u"job %1 was changed by someone else since it was read; reload it and edit again"_s.arg(id));
+        return makeError(
+            ErrorCode::InvalidState,
+            u"job %1 is running; cancel it or wait until it finishes to edit it"_s.arg(id));
+    return makeError(
+        ErrorCode::Conflict,
+        u"job %1 was changed by someone else since it was read; reload it and edit again"_s.arg(
+            id));
 }
 
 Result<int> JobStore::runNow(const JobFilter &filter)
@@ -939,11 +975,12 @@ Result<int> JobStore::runNow(const JobFilter &filter)
     if (!where)
         return where.error();
     const QString now = sqlNow(m_settings.backend);
-    const QString sql = u"UPDATE %1 SET status = 'queued', run_at = %2, updated_at = %4, "
-                        "attempts = CASE WHEN status IN ('failed', 'cancelled') THEN 0 ELSE attempts END "
-                        "WHERE (%3) AND (status IN ('failed', 'cancelled', 'retry') OR "
-                        "(status = 'queued' AND run_at > %2))"_s.arg(m_options.table.quoted(), now, where->sql(),
-                                                                     touched(pg));
+    const QString sql
+        = u"UPDATE %1 SET status = 'queued', run_at = %2, updated_at = %4, "
+          "attempts = CASE WHEN status IN ('failed', 'cancelled') THEN 0 ELSE attempts END "
+          "WHERE (%3) AND (status IN ('failed', 'cancelled', 'retry') OR "
+          "(status = 'queued' AND run_at > %2))"_s.arg(m_options.table.quoted(), now, where->sql(),
+                                                       touched(pg));
     auto q = d->conn->run(sql, where->binds, u"cannot run jobs now"_s);
     if (!q)
         return q.error();
@@ -961,9 +998,10 @@ Result<int> JobStore::cancel(const JobFilter &filter)
     if (!where)
         return where.error();
     const QString now = sqlNow(m_settings.backend);
-    const QString sql = u"UPDATE %1 SET status = 'cancelled', locked_at = NULL, locked_by = NULL, "
-                        "finished_at = %2, updated_at = %4 WHERE (%3) AND status IN ('queued', 'retry', "
-                        "'locked')"_s.arg(m_options.table.quoted(), now, where->sql(), touched(pg));
+    const QString sql
+        = u"UPDATE %1 SET status = 'cancelled', locked_at = NULL, locked_by = NULL, "
+          "finished_at = %2, updated_at = %4 WHERE (%3) AND status IN ('queued', 'retry', "
+          "'locked')"_s.arg(m_options.table.quoted(), now, where->sql(), touched(pg));
     auto q = d->conn->run(sql, where->binds, u"cannot cancel jobs"_s);
     if (!q)
         return q.error();
@@ -999,9 +1037,10 @@ Result<qint64> JobStore::prune(int retentionSeconds, int batchSize)
     const bool pg = d->pg();
     const QString cutoff = pg ? u"now() - make_interval(secs => CAST(? AS float8))"_s
                               : sqlNow(Backend::Sqlite) + u" - CAST(? AS INTEGER) * 1000000"_s;
-    const QString sql = u"DELETE FROM %1 WHERE id IN (SELECT id FROM %1 WHERE status IN ('success', "
-                        "'failed', 'cancelled') AND COALESCE(finished_at, updated_at) < %2 LIMIT ?)"_s.arg(
-                            m_options.table.quoted(), cutoff);
+    const QString sql
+        = u"DELETE FROM %1 WHERE id IN (SELECT id FROM %1 WHERE status IN ('success', "
+          "'failed', 'cancelled') AND COALESCE(finished_at, updated_at) < %2 LIMIT ?)"_s.arg(
+              m_options.table.quoted(), cutoff);
     qint64 total = 0;
     for (;;) {
         auto q = d->conn->run(sql, { retentionSeconds, batchSize }, u"cannot prune jobs"_s);
@@ -1087,15 +1126,16 @@ Result<QList<Job>> JobStore::claim(const ClaimRequest &request)
     return jobs;
 }
 
-Result<QList<WrittenOutcome>> JobStore::complete(const QString &worker, const QList<JobOutcome> &outcomes,
-                                                 int defaultMaxAttempts)
+Result<QList<WrittenOutcome>>
+JobStore::complete(const QString &worker, const QList<JobOutcome> &outcomes, int defaultMaxAttempts)
 {
     if (m_options.readOnly)
         return readOnlyError();
     if (outcomes.isEmpty())
         return QList<WrittenOutcome> {};
     if (defaultMaxAttempts < 1)
-        return makeError(ErrorCode::InvalidArgument, u"the default max attempts must be at least 1"_s);
+        return makeError(ErrorCode::InvalidArgument,
+                         u"the default max attempts must be at least 1"_s);
     QJsonArray rows;
     bool anyDelete = false;
     for (const JobOutcome &o : outcomes) {
@@ -1114,7 +1154,8 @@ Result<QList<WrittenOutcome>> JobStore::complete(const QString &worker, const QL
             if (error.isNull() || error.isUndefined())
                 error = QJsonObject { { u"message"_s, u"failed"_s } };
             if (jsonText(error).size() > 64 * 1024)
-                error = QJsonObject { { u"message"_s, QString::fromUtf8(jsonText(error).left(64 * 1024)) },
+                error = QJsonObject { { u"message"_s,
+                                        QString::fromUtf8(jsonText(error).left(64 * 1024)) },
                                       { u"truncated"_s, true } };
             row.insert(u"error"_s, error);
             row.insert(u"delay"_s, std::max(0.0, o.retryDelaySeconds));
@@ -1130,30 +1171,38 @@ Result<QList<WrittenOutcome>> JobStore::complete(const QString &worker, const QL
     const QString T = m_options.table.quoted();
     QList<WrittenOutcome> written;
     if (pg) {
-        const QString sql =
-            u"WITH o AS (SELECT * FROM jsonb_to_recordset(CAST(? AS jsonb)) AS x(id bigint, ok boolean, "
-            "result jsonb, error jsonb, delay float8, del boolean)), "
-            "upd AS (UPDATE %1 AS t SET "
-            "status = CASE WHEN o.ok THEN 'success' WHEN t.attempts < COALESCE(t.max_attempts, CAST(? AS integer)) "
-            "THEN 'retry' ELSE 'failed' END, "
-            "run_at = CASE WHEN NOT o.ok AND t.attempts < COALESCE(t.max_attempts, CAST(? AS integer)) "
-            "THEN now() + make_interval(secs => o.delay) ELSE t.run_at END, "
-            "result = CASE WHEN o.ok THEN o.result ELSE t.result END, "
-            "last_error = CASE WHEN o.ok THEN t.last_error ELSE o.error END, "
-            "locked_at = NULL, locked_by = NULL, finished_at = now(), updated_at = now() "
-            "FROM o WHERE t.id = o.id AND t.status = 'locked' AND t.locked_by = ? AND NOT "
-            "COALESCE(o.ok AND o.del, false) RETURNING t.id, t.status, t.attempts, false AS deleted), "
-            "del AS (DELETE FROM %1 AS t USING o WHERE t.id = o.id AND COALESCE(o.ok AND o.del, false) "
-            "AND t.status = 'locked' AND t.locked_by = ? RETURNING t.id, 'success'::text, t.attempts, "
-            "true AS deleted) SELECT * FROM upd UNION ALL SELECT * FROM del"_s.arg(T);
+        const QString sql
+            = u"WITH o AS (SELECT * FROM jsonb_to_recordset(CAST(? AS jsonb)) AS x(id bigint, ok "
+              u"boolean, "
+              "result jsonb, error jsonb, delay float8, del boolean)), "
+              "upd AS (UPDATE %1 AS t SET "
+              "status = CASE WHEN o.ok THEN 'success' WHEN t.attempts < COALESCE(t.max_attempts, "
+              "CAST(? AS integer)) "
+              "THEN 'retry' ELSE 'failed' END, "
+              "run_at = CASE WHEN NOT o.ok AND t.attempts < COALESCE(t.max_attempts, CAST(? AS "
+              "integer)) "
+              "THEN now() + make_interval(secs => o.delay) ELSE t.run_at END, "
+              "result = CASE WHEN o.ok THEN o.result ELSE t.result END, "
+              "last_error = CASE WHEN o.ok THEN t.last_error ELSE o.error END, "
+              "locked_at = NULL, locked_by = NULL, finished_at = now(), updated_at = now() "
+              "FROM o WHERE t.id = o.id AND t.status = 'locked' AND t.locked_by = ? AND NOT "
+              "COALESCE(o.ok AND o.del, false) RETURNING t.id, t.status, t.attempts, false AS "
+              "deleted), "
+              "del AS (DELETE FROM %1 AS t USING o WHERE t.id = o.id AND COALESCE(o.ok AND o.del, "
+              "false) "
+              "AND t.status = 'locked' AND t.locked_by = ? RETURNING t.id, 'success'::text, "
+              "t.attempts, "
+              "true AS deleted) SELECT * FROM upd UNION ALL SELECT * FROM del"_s.arg(T);
         auto q = d->conn->run(sql, { doc, defaultMaxAttempts, defaultMaxAttempts, worker, worker },
                               u"cannot record job outcomes"_s);
         if (!q)
             return q.error();
         while ((*q)->next()) {
-            written << WrittenOutcome { (*q)->value(0).toLongLong(),
-                                        statusFromString((*q)->value(1).toString()).value_or(JobStatus::Failed),
-                                        (*q)->value(3).toBool(), (*q)->value(2).toInt() };
+            written << WrittenOutcome {
+                (*q)->value(0).toLongLong(),
+                statusFromString((*q)->value(1).toString()).value_or(JobStatus::Failed),
+                (*q)->value(3).toBool(), (*q)->value(2).toInt()
+            };
         }
         (*q)->finish();
         return written;
@@ -1165,7 +1214,8 @@ Result<QList<WrittenOutcome>> JobStore::complete(const QString &worker, const QL
         return r.error();
     if (anyDelete) {
         auto q = d->conn->run(
-            u"DELETE FROM %1 WHERE id IN (SELECT CAST(value ->> '$.id' AS INTEGER) FROM json_each(?) "
+            u"DELETE FROM %1 WHERE id IN (SELECT CAST(value ->> '$.id' AS INTEGER) FROM "
+            u"json_each(?) "
             "WHERE value ->> '$.ok' AND value ->> '$.del') AND status = 'locked' AND locked_by = ? "
             "RETURNING id, attempts"_s.arg(T),
             { doc, worker }, u"cannot record job outcomes"_s);
@@ -1176,28 +1226,33 @@ Result<QList<WrittenOutcome>> JobStore::complete(const QString &worker, const QL
                                         (*q)->value(1).toInt() };
         (*q)->finish();
     }
-    const QString sql =
-        u"UPDATE %1 SET "
-        "status = CASE WHEN o.ok THEN 'success' WHEN %1.attempts < COALESCE(%1.max_attempts, ?) "
-        "THEN 'retry' ELSE 'failed' END, "
-        "run_at = CASE WHEN NOT o.ok AND %1.attempts < COALESCE(%1.max_attempts, ?) "
-        "THEN %2 + CAST(o.delay * 1000000 AS INTEGER) ELSE %1.run_at END, "
-        "result = CASE WHEN o.ok THEN o.result ELSE %1.result END, "
-        "last_error = CASE WHEN o.ok THEN %1.last_error ELSE o.error END, "
-        "locked_at = NULL, locked_by = NULL, finished_at = %2, updated_at = max(%2, %1.updated_at + 1) "
-        "FROM (SELECT CAST(value ->> '$.id' AS INTEGER) AS id, value ->> '$.ok' AS ok, "
-        "value -> '$.result' AS result, value -> '$.error' AS error, value ->> '$.delay' AS delay, "
-        "COALESCE(value ->> '$.del', 0) AS del FROM json_each(?)) AS o "
-        "WHERE %1.id = o.id AND NOT (o.ok AND o.del) AND %1.status = 'locked' AND %1.locked_by = ? "
-        "RETURNING %1.id, %1.status, %1.attempts"_s.arg(T, now);
+    const QString sql
+        = u"UPDATE %1 SET "
+          "status = CASE WHEN o.ok THEN 'success' WHEN %1.attempts < COALESCE(%1.max_attempts, ?) "
+          "THEN 'retry' ELSE 'failed' END, "
+          "run_at = CASE WHEN NOT o.ok AND %1.attempts < COALESCE(%1.max_attempts, ?) "
+          "THEN %2 + CAST(o.delay * 1000000 AS INTEGER) ELSE %1.run_at END, "
+          "result = CASE WHEN o.ok THEN o.result ELSE %1.result END, "
+          "last_error = CASE WHEN o.ok THEN %1.last_error ELSE o.error END, "
+          "locked_at = NULL, locked_by = NULL, finished_at = %2, updated_at = max(%2, "
+          "%1.updated_at + 1) "
+          "FROM (SELECT CAST(value ->> '$.id' AS INTEGER) AS id, value ->> '$.ok' AS ok, "
+          "value -> '$.result' AS result, value -> '$.error' AS error, value ->> '$.delay' AS "
+          "delay, "
+          "COALESCE(value ->> '$.del', 0) AS del FROM json_each(?)) AS o "
+          "WHERE %1.id = o.id AND NOT (o.ok AND o.del) AND %1.status = 'locked' AND %1.locked_by = "
+          "? "
+          "RETURNING %1.id, %1.status, %1.attempts"_s.arg(T, now);
     auto q = d->conn->run(sql, { defaultMaxAttempts, defaultMaxAttempts, doc, worker },
                           u"cannot record job outcomes"_s);
     if (!q)
         return q.error();
     while ((*q)->next()) {
-        written << WrittenOutcome { (*q)->value(0).toLongLong(),
-                                    statusFromString((*q)->value(1).toString()).value_or(JobStatus::Failed),
-                                    false, (*q)->value(2).toInt() };
+        written << WrittenOutcome {
+            (*q)->value(0).toLongLong(),
+            statusFromString((*q)->value(1).toString()).value_or(JobStatus::Failed), false,
+            (*q)->value(2).toInt()
+        };
     }
     (*q)->finish();
     if (auto r = tx.commit(); !r)
@@ -1213,9 +1268,10 @@ Result<QList<qint64>> JobStore::heartbeat(const QString &worker, const QList<qin
         return QList<qint64> {};
     const bool pg = d->pg();
     const QString now = sqlNow(m_settings.backend);
-    const QString sql = u"UPDATE %1 SET locked_at = %2, updated_at = %4 WHERE %3 AND status = 'locked' "
-                        "AND locked_by = ? RETURNING id"_s.arg(m_options.table.quoted(), now,
-                                                               inList(pg, u"id"_s, u"bigint"_s), touched(pg));
+    const QString sql
+        = u"UPDATE %1 SET locked_at = %2, updated_at = %4 WHERE %3 AND status = 'locked' "
+          "AND locked_by = ? RETURNING id"_s.arg(m_options.table.quoted(), now,
+                                                 inList(pg, u"id"_s, u"bigint"_s), touched(pg));
     auto q = d->conn->run(sql, { listParam(pg, ids), worker }, u"cannot refresh job locks"_s);
     if (!q)
         return q.error();
@@ -1245,30 +1301,38 @@ Result<QList<qint64>> JobStore::stillHeld(const QString &worker, const QList<qin
     return held;
 }
 
-Result<QList<WrittenOutcome>> JobStore::rescueExpired(int lockTimeoutSeconds, int defaultMaxAttempts)
+Result<QList<WrittenOutcome>> JobStore::rescueExpired(int lockTimeoutSeconds,
+                                                      int defaultMaxAttempts)
 {
     if (m_options.readOnly)
         return readOnlyError();
     if (lockTimeoutSeconds < 1)
-        return makeError(ErrorCode::InvalidArgument, u"the lock timeout must be at least 1 second"_s);
+        return makeError(ErrorCode::InvalidArgument,
+                         u"the lock timeout must be at least 1 second"_s);
     const bool pg = d->pg();
     const QString T = m_options.table.quoted();
     QString sql;
     if (pg) {
-        sql = u"UPDATE %1 AS t SET status = CASE WHEN t.attempts < COALESCE(t.max_attempts, CAST(? AS "
+        sql = u"UPDATE %1 AS t SET status = CASE WHEN t.attempts < COALESCE(t.max_attempts, CAST(? "
+              u"AS "
               "integer)) THEN 'retry' ELSE 'failed' END, run_at = now(), locked_at = NULL, "
               "locked_by = NULL, finished_at = now(), updated_at = now(), last_error = "
               "jsonb_build_object('kind', 'lock_expired', 'message', 'lock expired: worker ' || "
               "t.locked_by || ' stopped refreshing its lock', 'worker', t.locked_by) WHERE t.id IN "
-              "(SELECT id FROM %1 WHERE status = 'locked' AND locked_at < now() - make_interval(secs "
-              "=> CAST(? AS float8)) FOR UPDATE SKIP LOCKED) RETURNING t.id, t.status, t.attempts"_s.arg(T);
+              "(SELECT id FROM %1 WHERE status = 'locked' AND locked_at < now() - "
+              "make_interval(secs "
+              "=> CAST(? AS float8)) FOR UPDATE SKIP LOCKED) RETURNING t.id, t.status, t.attempts"_s
+                  .arg(T);
     } else {
         const QString now = sqlNow(Backend::Sqlite);
         sql = u"UPDATE %1 SET status = CASE WHEN attempts < COALESCE(max_attempts, ?) THEN 'retry' "
-              "ELSE 'failed' END, run_at = %2, locked_at = NULL, locked_by = NULL, finished_at = %2, "
-              "updated_at = max(%2, updated_at + 1), last_error = json_object('kind', 'lock_expired', 'message', "
+              "ELSE 'failed' END, run_at = %2, locked_at = NULL, locked_by = NULL, finished_at = "
+              "%2, "
+              "updated_at = max(%2, updated_at + 1), last_error = json_object('kind', "
+              "'lock_expired', 'message', "
               "'lock expired: worker ' || locked_by || ' stopped refreshing its lock', 'worker', "
-              "locked_by) WHERE status = 'locked' AND locked_at < %2 - CAST(? AS INTEGER) * 1000000 "
+              "locked_by) WHERE status = 'locked' AND locked_at < %2 - CAST(? AS INTEGER) * "
+              "1000000 "
               "RETURNING id, status, attempts"_s.arg(T, now);
     }
     Transaction tx(*d->conn);
@@ -1276,14 +1340,17 @@ Result<QList<WrittenOutcome>> JobStore::rescueExpired(int lockTimeoutSeconds, in
         if (auto r = tx.begin(); !r)
             return r.error();
     }
-    auto q = d->conn->run(sql, { defaultMaxAttempts, lockTimeoutSeconds }, u"cannot rescue expired jobs"_s);
+    auto q = d->conn->run(sql, { defaultMaxAttempts, lockTimeoutSeconds },
+                          u"cannot rescue expired jobs"_s);
     if (!q)
         return q.error();
     QList<WrittenOutcome> rescued;
     while ((*q)->next()) {
-        rescued << WrittenOutcome { (*q)->value(0).toLongLong(),
-                                    statusFromString((*q)->value(1).toString()).value_or(JobStatus::Failed),
-                                    false, (*q)->value(2).toInt() };
+        rescued << WrittenOutcome {
+            (*q)->value(0).toLongLong(),
+            statusFromString((*q)->value(1).toString()).value_or(JobStatus::Failed), false,
+            (*q)->value(2).toInt()
+        };
     }
     (*q)->finish();
     if (!pg) {
@@ -1304,10 +1371,11 @@ Result<int> JobStore::release(const QString &worker, const QList<qint64> &ids)
         return 0;
     const bool pg = d->pg();
     const QString now = sqlNow(m_settings.backend);
-    const QString sql = u"UPDATE %1 SET status = 'queued', run_at = %2, updated_at = %4, "
-                        "attempts = max(attempts - 1, 0), locked_at = NULL, locked_by = NULL "
-                        "WHERE %3 AND status = 'locked' AND locked_by = ?"_s.arg(
-                            m_options.table.quoted(), now, inList(pg, u"id"_s, u"bigint"_s), touched(pg));
+    const QString sql
+        = u"UPDATE %1 SET status = 'queued', run_at = %2, updated_at = %4, "
+          "attempts = max(attempts - 1, 0), locked_at = NULL, locked_by = NULL "
+          "WHERE %3 AND status = 'locked' AND locked_by = ?"_s.arg(
+              m_options.table.quoted(), now, inList(pg, u"id"_s, u"bigint"_s), touched(pg));
     QString finalSql = sql;
     if (pg)
         finalSql.replace(u"max(attempts - 1, 0)"_s, u"GREATEST(attempts - 1, 0)"_s);

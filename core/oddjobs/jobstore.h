@@ -7,7 +7,6 @@
 
 #include <QSqlDatabase>
 #include <QString>
-
 #include <memory>
 
 namespace OddJobs {
@@ -81,7 +80,8 @@ public:
     Result<QList<TypeStatistics>> statistics(int windowSeconds = 3600);
     // Jobs finished (success / failed) per interval, for the last `buckets` intervals of
     // `bucketSeconds` up to now, oldest first; `type` empty: all types.
-    Result<QList<ThroughputBucket>> throughput(int bucketSeconds, int buckets, const QString &type = {});
+    Result<QList<ThroughputBucket>> throughput(int bucketSeconds, int buckets,
+                                               const QString &type = {});
     // The distinct job types and queues present (for filters and the enqueue dialog).
     Result<QStringList> jobTypes();
     Result<QStringList> queues();
@@ -121,7 +121,8 @@ public:
     Result<QList<qint64>> stillHeld(const QString &worker, const QList<qint64> &ids);
     // Moves locked jobs whose locked_at is older than lockTimeoutSeconds to retry
     // (run_at = now()) or, with no attempts left, to failed, with a "lock expired" error.
-    Result<QList<WrittenOutcome>> rescueExpired(int lockTimeoutSeconds, int defaultMaxAttempts = 10);
+    Result<QList<WrittenOutcome>> rescueExpired(int lockTimeoutSeconds,
+                                                int defaultMaxAttempts = 10);
     // Hands unfinished jobs back on shutdown: queued again, run now, the attempt not counted.
     Result<int> release(const QString &worker, const QList<qint64> &ids);
 

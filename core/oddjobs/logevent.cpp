@@ -69,8 +69,8 @@ QString logEventKindName(LogEventKind kind)
 
 QString LogEvent::toText() const
 {
-    QString line = time.toString(Qt::ISODateWithMs) + u' ' + logLevelName(level).toUpper().leftJustified(7)
-        + u' ' + logEventKindName(kind);
+    QString line = time.toString(Qt::ISODateWithMs) + u' '
+        + logLevelName(level).toUpper().leftJustified(7) + u' ' + logEventKindName(kind);
     if (job)
         line += u" job=%1 type=%2 attempt=%3"_s.arg(job->id).arg(job->type()).arg(job->attempts);
     if (durationMs)

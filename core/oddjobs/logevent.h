@@ -7,16 +7,22 @@
 #include <QJsonObject>
 #include <QMetaType>
 #include <QString>
-
 #include <optional>
 
 namespace OddJobs {
 
-enum class LogLevel { Debug, Info, Warning, Error };
+enum class LogLevel
+{
+    Debug,
+    Info,
+    Warning,
+    Error
+};
 
 // odd-jobs' LogEvent set (start, success, failed, permanently failed, timeout, poll, text)
 // and the events this runner adds.
-enum class LogEventKind {
+enum class LogEventKind
+{
     JobStart,
     JobSuccess,
     JobFailed,

@@ -3,7 +3,6 @@
 #include "oddjobs/core_export.h"
 
 #include <QString>
-
 #include <utility>
 #include <variant>
 
@@ -11,7 +10,8 @@ namespace OddJobs {
 
 // What went wrong, coarse enough to branch on. Callers branch on the code, never on the
 // message; the message is English, says what to fix, and never contains a password.
-enum class ErrorCode {
+enum class ErrorCode
+{
     InvalidArgument, // a value the caller passed is out of range or malformed
     InvalidUrl, // a connection URL that cannot be parsed
     InvalidTableName, // a table name that is not a plain SQL identifier

@@ -6,12 +6,12 @@
 #include <QAtomicInteger>
 #include <QCoreApplication>
 #include <QElapsedTimer>
-#include <QSysInfo>
 #include <QJsonDocument>
 #include <QMutex>
 #include <QPointer>
 #include <QRandomGenerator>
 #include <QSqlDriver>
+#include <QSysInfo>
 #include <QThread>
 #include <QThreadPool>
 #include <QTimer>
@@ -315,8 +315,8 @@ public:
         m_config.heartbeatIntervalMs = std::max(100, m_config.heartbeatIntervalMs);
         m_config.maxClaimBatch = std::max(1, m_config.maxClaimBatch);
         m_pool->setMaxThreadCount(m_config.concurrency.kind() == ConcurrencyControl::Kind::Max
-                                     ? m_config.concurrency.max()
-                                     : ConcurrencyControl::UnlimitedThreadCeiling);
+                                      ? m_config.concurrency.max()
+                                      : ConcurrencyControl::UnlimitedThreadCeiling);
         m_pool->setExpiryTimeout(60000);
     }
 
@@ -361,7 +361,14 @@ Q_SIGNALS:
     void finished();
 
 private:
-    enum class Fate { Running, TimedOut, Cancelled, LockLost, HandedBack };
+    enum class Fate
+    {
+        Running,
+        TimedOut,
+        Cancelled,
+        LockLost,
+        HandedBack
+    };
 
     struct Running
     {
@@ -390,8 +397,8 @@ private:
     }
 
     void log(LogLevel level, LogEventKind kind, const QString &message,
-             const std::optional<Job> &job = std::nullopt, std::optional<qint64> durationMs = std::nullopt,
-             const QJsonObject &details = {})
+             const std::optional<Job> &job = std::nullopt,
+             std::optional<qint64> durationMs = std::nullopt, const QJsonObject &details = {})
     {
         LogEvent e;
         e.time = QDateTime::currentDateTimeUtc();
@@ -430,7 +437,8 @@ private:
 
     void openListener();
     void closeListener();
-    void onNotification(const QString &name, QSqlDriver::NotificationSource, const QVariant &payload);
+    void onNotification(const QString &name, QSqlDriver::NotificationSource,
+                        const QVariant &payload);
     void scheduleClaim();
     void claimNow();
     void startJob(const Job &job);
@@ -457,7 +465,8 @@ private:
         return r.fate == Fate::Running || (r.fate == Fate::TimedOut && !r.outcomeQueued);
     }
     void finish();
-    QJsonObject errorJson(const QString &kind, const QString &message, const QJsonObject &details = {});
+    QJsonObject errorJson(const QString &kind, const QString &message,
+                          const QJsonObject &details = {});
 
     RunnerConfig m_config;
     HandlerRegistry m_handlers;
@@ -498,7 +507,8 @@ QAtomicInteger<quint64> listenCounter;
 
 void RunnerCore::begin()
 {
-    for (QTimer *t : { &m_pollTimer, &m_flushTimer, &m_deadlineTimer, &m_reconnectTimer, &m_drainTimer })
+    for (QTimer *t :
+         { &m_pollTimer, &m_flushTimer, &m_deadlineTimer, &m_reconnectTimer, &m_drainTimer })
         t->setSingleShot(true);
     m_flushTimer.setInterval(std::max(0, m_config.completionFlushMs));
     m_heartbeatTimer.setInterval(m_config.heartbeatIntervalMs);
@@ -554,7 +564,8 @@ void RunnerCore::begin()
     log(LogLevel::Info, LogEventKind::Text,
         u"worker %1 on %2 table %3, handlers: %4"_s.arg(
             m_worker, m_config.connection.displayString(), m_config.store.table.toString(),
-            (m_handlers.types() + (m_handlers.hasCatchAll() ? QStringList { u"*"_s } : QStringList {}))
+            (m_handlers.types()
+             + (m_handlers.hasCatchAll() ? QStringList { u"*"_s } : QStringList {}))
                 .join(u", "_s)));
     poll();
 }
@@ -581,7 +592,8 @@ void RunnerCore::openListener()
     const QString channel = m_config.store.table.notificationChannel();
     if (!m_listenDb.driver()->subscribeToNotification(channel)) {
         log(LogLevel::Warning, LogEventKind::DatabaseError,
-            u"cannot LISTEN on %1 (polling only): %2"_s.arg(channel, m_listenDb.lastError().text()));
+            u"cannot LISTEN on %1 (polling only): %2"_s.arg(channel,
+                                                            m_listenDb.lastError().text()));
         closeListener();
         return;
     }
@@ -602,7 +614,8 @@ void RunnerCore::closeListener()
     m_listenName.clear();
 }
 
-void RunnerCore::onNotification(const QString &, QSqlDriver::NotificationSource, const QVariant &payload)
+void RunnerCore::onNotification(const QString &, QSqlDriver::NotificationSource,
+                                const QVariant &payload)
 {
     const QJsonObject message = QJsonDocument::fromJson(payload.toString().toUtf8()).object();
     if (message.contains(u"cancel"_s)) {
@@ -641,7 +654,8 @@ void RunnerCore::claimNow()
     const int free = capacity() - int(m_running.size());
     if (m_config.concurrency.kind() == ConcurrencyControl::Kind::Dynamic) {
         // One job per "yes", as odd-jobs asks before each job.
-        while (acceptsWork() && int(m_running.size()) < capacity() && m_config.concurrency.predicate()()) {
+        while (acceptsWork() && int(m_running.size()) < capacity()
+               && m_config.concurrency.predicate()()) {
             request.limit = 1;
             auto jobs = m_store->claim(request);
             if (!jobs) {
@@ -748,11 +762,13 @@ void RunnerCore::drainMailbox()
     }
 }
 
-QJsonObject RunnerCore::errorJson(const QString &kind, const QString &message, const QJsonObject &details)
+QJsonObject RunnerCore::errorJson(const QString &kind, const QString &message,
+                                  const QJsonObject &details)
 {
     QJsonObject error = details;
     error.insert(u"message"_s, message);
-    error.insert(u"kind"_s, details.contains(u"kind"_s) ? details.value(u"kind"_s).toString() : kind);
+    error.insert(u"kind"_s,
+                 details.contains(u"kind"_s) ? details.value(u"kind"_s).toString() : kind);
     error.insert(u"worker"_s, m_worker);
     return error;
 }
@@ -787,8 +803,9 @@ void RunnerCore::onHandlerFinished(qint64 id, const HandlerResult &result)
         if (!r.outcomeQueued) {
             JobOutcome outcome;
             outcome.id = id;
-            outcome.error = errorJson(u"timeout"_s, u"timed out after %1 s"_s.arg(
-                r.job.timeoutSeconds.value_or(m_config.defaultTimeoutSeconds)));
+            outcome.error = errorJson(u"timeout"_s,
+                                      u"timed out after %1 s"_s.arg(r.job.timeoutSeconds.value_or(
+                                          m_config.defaultTimeoutSeconds)));
             outcome.retryDelaySeconds = m_config.backoff.delaySeconds(r.job.attempts);
             queueOutcome(r, outcome);
         }
@@ -846,7 +863,8 @@ void RunnerCore::flush()
         auto w = byId.find(job.id);
         if (w == byId.end()) {
             log(LogLevel::Warning, LogEventKind::JobLockLost,
-                u"outcome discarded: the job was changed by someone else while it ran"_s, job, p.durationMs);
+                u"outcome discarded: the job was changed by someone else while it ran"_s, job,
+                p.durationMs);
             continue;
         }
         job.status = w->status;
@@ -861,10 +879,12 @@ void RunnerCore::flush()
             const QString message = p.outcome.error.toObject().value(u"message"_s).toString();
             if (w->status == JobStatus::Retry) {
                 log(LogLevel::Warning, LogEventKind::JobFailed,
-                    u"%1 (retry in %2 s)"_s.arg(message).arg(p.outcome.retryDelaySeconds), job, p.durationMs);
+                    u"%1 (retry in %2 s)"_s.arg(message).arg(p.outcome.retryDelaySeconds), job,
+                    p.durationMs);
                 Q_EMIT jobFailed(job, p.outcome.error, p.durationMs);
             } else {
-                log(LogLevel::Error, LogEventKind::JobPermanentlyFailed, message, job, p.durationMs);
+                log(LogLevel::Error, LogEventKind::JobPermanentlyFailed, message, job,
+                    p.durationMs);
                 Q_EMIT jobPermanentlyFailed(job, p.outcome.error, p.durationMs);
             }
         }
@@ -884,13 +904,15 @@ void RunnerCore::poll()
         // Rescue dead workers' jobs a few times per lock timeout, not on every poll.
         if (m_sinceRescue.elapsed() >= qMin<qint64>(m_config.lockTimeoutSeconds * 250, 15000)) {
             m_sinceRescue.restart();
-            auto rescued = m_store->rescueExpired(m_config.lockTimeoutSeconds, m_config.defaultMaxAttempts);
+            auto rescued
+                = m_store->rescueExpired(m_config.lockTimeoutSeconds, m_config.defaultMaxAttempts);
             if (!rescued) {
                 handleStoreError(rescued.error(), u"rescue expired locks"_s);
             } else {
                 for (const WrittenOutcome &w : std::as_const(*rescued)) {
                     log(LogLevel::Warning, LogEventKind::JobRescued,
-                        u"job %1 of a dead worker moved to %2"_s.arg(w.id).arg(statusToString(w.status)));
+                        u"job %1 of a dead worker moved to %2"_s.arg(w.id).arg(
+                            statusToString(w.status)));
                 }
                 if (!rescued->isEmpty())
                     m_mayHaveWork = true;
@@ -1024,8 +1046,8 @@ void RunnerCore::requestStop(qint64 id, Fate fate, StopReason reason)
         Q_EMIT jobTimedOut(job);
         break;
     case Fate::Cancelled:
-        log(LogLevel::Info, LogEventKind::JobCancelled, u"cancelled while running; handler asked to stop"_s,
-            job, it->clock.elapsed());
+        log(LogLevel::Info, LogEventKind::JobCancelled,
+            u"cancelled while running; handler asked to stop"_s, job, it->clock.elapsed());
         Q_EMIT jobCancelled(job);
         break;
     case Fate::LockLost:
@@ -1069,9 +1091,10 @@ void RunnerCore::checkDeadlines()
             it->outcomeQueued = true;
             JobOutcome outcome;
             outcome.id = it.key();
-            outcome.error = errorJson(u"timeout"_s,
-                                      u"timed out after %1 s; the handler ignored the request to stop"_s.arg(
-                                          it->job.timeoutSeconds.value_or(m_config.defaultTimeoutSeconds)));
+            outcome.error
+                = errorJson(u"timeout"_s,
+                            u"timed out after %1 s; the handler ignored the request to stop"_s.arg(
+                                it->job.timeoutSeconds.value_or(m_config.defaultTimeoutSeconds)));
             outcome.retryDelaySeconds = m_config.backoff.delaySeconds(it->job.attempts);
             queueOutcome(it.value(), outcome);
         }
@@ -1087,7 +1110,8 @@ void RunnerCore::handleStoreError(const Error &error, const QString &what)
         connectionLost(error);
         return;
     }
-    log(LogLevel::Error, LogEventKind::DatabaseError, u"%1 failed: %2"_s.arg(what, error.toString()));
+    log(LogLevel::Error, LogEventKind::DatabaseError,
+        u"%1 failed: %2"_s.arg(what, error.toString()));
     Q_EMIT databaseError(error.message);
 }
 
@@ -1127,7 +1151,8 @@ void RunnerCore::reconnect()
         r = m_store->reconnect();
     }
     if (!r) {
-        if (r.error().code != ErrorCode::ConnectionFailed && r.error().code != ErrorCode::AuthenticationFailed) {
+        if (r.error().code != ErrorCode::ConnectionFailed
+            && r.error().code != ErrorCode::AuthenticationFailed) {
             log(LogLevel::Error, LogEventKind::DatabaseError, r.error().message);
             Q_EMIT databaseError(r.error().message);
         }
@@ -1189,8 +1214,9 @@ void RunnerCore::handBackAll()
             it->control->requestStop(StopReason::Shutdown);
             JobOutcome outcome;
             outcome.id = it.key();
-            outcome.error = errorJson(u"timeout"_s, u"timed out after %1 s"_s.arg(
-                it->job.timeoutSeconds.value_or(m_config.defaultTimeoutSeconds)));
+            outcome.error = errorJson(u"timeout"_s,
+                                      u"timed out after %1 s"_s.arg(it->job.timeoutSeconds.value_or(
+                                          m_config.defaultTimeoutSeconds)));
             outcome.retryDelaySeconds = m_config.backoff.delaySeconds(it->job.attempts);
             queueOutcome(it.value(), outcome);
         }
@@ -1199,16 +1225,19 @@ void RunnerCore::handBackAll()
         return;
     if (!m_connected && m_store->reconnect())
         m_connected = true;
-    auto released = m_connected ? m_store->release(m_worker, ids)
-                                : Result<int>(makeError(ErrorCode::ConnectionFailed, u"not connected"_s));
+    auto released = m_connected
+        ? m_store->release(m_worker, ids)
+        : Result<int>(makeError(ErrorCode::ConnectionFailed, u"not connected"_s));
     if (!released) {
         log(LogLevel::Error, LogEventKind::DatabaseError,
             u"could not hand back %1 running jobs (%2); another worker rescues them after the lock "
-            "timeout"_s.arg(ids.size()).arg(released.error().message));
+            "timeout"_s.arg(ids.size())
+                .arg(released.error().message));
         return;
     }
     for (qint64 id : std::as_const(ids))
-        log(LogLevel::Info, LogEventKind::JobHandedBack, u"handed back to the queue"_s, m_running.value(id).job);
+        log(LogLevel::Info, LogEventKind::JobHandedBack, u"handed back to the queue"_s,
+            m_running.value(id).job);
 }
 
 // Deferred jobs never started: on shutdown they go back to the queue like running ones.
@@ -1261,8 +1290,8 @@ void RunnerCore::maybeFinish()
 void RunnerCore::finish()
 {
     m_state = Runner::State::Stopping;
-    for (QTimer *t : { &m_pollTimer, &m_flushTimer, &m_heartbeatTimer, &m_deadlineTimer, &m_reconnectTimer,
-                       &m_changeWatchTimer, &m_drainTimer })
+    for (QTimer *t : { &m_pollTimer, &m_flushTimer, &m_heartbeatTimer, &m_deadlineTimer,
+                       &m_reconnectTimer, &m_changeWatchTimer, &m_drainTimer })
         t->stop();
     // Handlers still running were asked to stop; give them a moment, but a handler that
     // ignores every request cannot hold the process hostage.
@@ -1303,7 +1332,9 @@ QString Runner::defaultWorkerName()
 {
     const QString suffix = QString::number(QRandomGenerator::global()->generate() & 0xffff, 16)
                                .rightJustified(4, u'0');
-    return u"%1:%2:%3"_s.arg(QSysInfo::machineHostName()).arg(QCoreApplication::applicationPid()).arg(suffix);
+    return u"%1:%2:%3"_s.arg(QSysInfo::machineHostName())
+        .arg(QCoreApplication::applicationPid())
+        .arg(suffix);
 }
 
 Runner::Runner(RunnerConfig config, HandlerRegistry handlers, QObject *parent)

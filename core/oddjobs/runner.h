@@ -11,7 +11,6 @@
 #include <QJsonObject>
 #include <QObject>
 #include <QString>
-
 #include <functional>
 #include <memory>
 #include <stdexcept>
@@ -23,7 +22,12 @@ namespace OddJobs {
 class OJ_CORE_EXPORT ConcurrencyControl
 {
 public:
-    enum class Kind { Max, Unlimited, Dynamic };
+    enum class Kind
+    {
+        Max,
+        Unlimited,
+        Dynamic
+    };
     static ConcurrencyControl maxConcurrentJobs(int n);
     // No limit of our own: claims are still capped by the batch size and the thread pool's
     // ceiling (UnlimitedThreadCeiling threads), since no machine runs unlimited work.
@@ -46,7 +50,8 @@ private:
 // Delay before a failed job runs again, from the number of attempts made so far.
 struct OJ_CORE_EXPORT Backoff
 {
-    enum class Kind {
+    enum class Kind
+    {
         OddJobs, // 2^attempts seconds, as odd-jobs does
         ExponentialJitter, // base * 2^(attempts-1), half of it random
         Polynomial, // attempts^exponent + base
@@ -86,7 +91,13 @@ struct OJ_CORE_EXPORT RunnerConfig
 };
 
 // Why a handler is asked to stop.
-enum class StopReason { None, Cancelled, TimedOut, Shutdown };
+enum class StopReason
+{
+    None,
+    Cancelled,
+    TimedOut,
+    Shutdown
+};
 
 // What a handler gets: the job, a cancellation flag, the deadline, a place for its result.
 // Owned by the runner; valid for the duration of the handler call.
@@ -143,7 +154,7 @@ public:
     void add(const QString &type, JobHandler handler);
     // A handler that returns nothing succeeds unless it throws.
     template<typename F>
-        requires std::is_void_v<std::invoke_result_t<F &, JobContext &>>
+    requires std::is_void_v<std::invoke_result_t<F &, JobContext &>>
     void add(const QString &type, F handler)
     {
         add(type, JobHandler([h = std::move(handler)](JobContext &ctx) mutable {
@@ -171,7 +182,14 @@ class OJ_CORE_EXPORT Runner : public QObject
 {
     Q_OBJECT
 public:
-    enum class State { Stopped, Starting, Running, Draining, Stopping };
+    enum class State
+    {
+        Stopped,
+        Starting,
+        Running,
+        Draining,
+        Stopping
+    };
     Q_ENUM(State)
 
     Runner(RunnerConfig config, HandlerRegistry handlers, QObject *parent = nullptr);

@@ -1,6 +1,5 @@
-#include "oddjobs/schema_p.h"
-
 #include "oddjobs/logging.h"
+#include "oddjobs/schema_p.h"
 
 #include <QSet>
 
@@ -13,18 +12,18 @@ namespace {
 const QStringList &oddJobsColumns()
 {
     // odd-jobs 0.1's table: an existing table must have these to be migrated in place.
-    static const QStringList columns { u"id"_s,       u"created_at"_s, u"updated_at"_s,
-                                       u"run_at"_s,   u"status"_s,     u"payload"_s,
-                                       u"last_error"_s, u"attempts"_s, u"locked_at"_s,
+    static const QStringList columns { u"id"_s,         u"created_at"_s, u"updated_at"_s,
+                                       u"run_at"_s,     u"status"_s,     u"payload"_s,
+                                       u"last_error"_s, u"attempts"_s,   u"locked_at"_s,
                                        u"locked_by"_s };
     return columns;
 }
 
 const QStringList &ourColumns()
 {
-    static const QStringList columns { u"queue"_s,  u"priority"_s,   u"max_attempts"_s,
-                                       u"timeout_seconds"_s, u"result"_s, u"started_at"_s,
-                                       u"finished_at"_s, u"job_type"_s };
+    static const QStringList columns { u"queue"_s,           u"priority"_s, u"max_attempts"_s,
+                                       u"timeout_seconds"_s, u"result"_s,   u"started_at"_s,
+                                       u"finished_at"_s,     u"job_type"_s };
     return columns;
 }
 
@@ -39,9 +38,10 @@ Result<QSet<QString>> tableColumns(Connection &c, const TableName &table)
 {
     QSet<QString> columns;
     if (c.isPostgres()) {
-        auto q = c.run(u"SELECT attname::text FROM pg_attribute WHERE attrelid = "
-                       "to_regclass(?)::oid AND attnum > 0 AND NOT attisdropped"_s,
-                       { table.quoted() }, u"cannot read the columns of %1"_s.arg(table.toString()));
+        auto q
+            = c.run(u"SELECT attname::text FROM pg_attribute WHERE attrelid = "
+                    "to_regclass(?)::oid AND attnum > 0 AND NOT attisdropped"_s,
+                    { table.quoted() }, u"cannot read the columns of %1"_s.arg(table.toString()));
         if (!q)
             return q.error();
         while ((*q)->next())
@@ -116,7 +116,8 @@ QStringList postgresMigrationV1(const TableName &t)
            " ADD COLUMN IF NOT EXISTS finished_at timestamptz,"
            " ADD COLUMN IF NOT EXISTS job_type text GENERATED ALWAYS AS (%2) STORED"_s.arg(T, type);
     sql << u"DO $$ BEGIN ALTER TABLE %1 ADD CONSTRAINT %2 CHECK (status IN ('queued', 'locked', "
-           "'retry', 'success', 'failed', 'cancelled')); EXCEPTION WHEN duplicate_object THEN NULL; "
+           "'retry', 'success', 'failed', 'cancelled')); EXCEPTION WHEN duplicate_object THEN "
+           "NULL; "
            "END $$"_s.arg(T, quoteIdentifier(t.derivedName(u"status_check"_s)));
     // The claim walks this partial index in claim order; it holds only runnable rows.
     sql << u"CREATE INDEX IF NOT EXISTS %1 ON %2 (priority, run_at, id) WHERE status IN "
@@ -125,11 +126,10 @@ QStringList postgresMigrationV1(const TableName &t)
     sql << u"CREATE INDEX IF NOT EXISTS %1 ON %2 (locked_at) WHERE status = 'locked'"_s.arg(
         quoteIdentifier(t.derivedName(u"locked_idx"_s)), T);
     // Filters and keyset paging of the dashboard.
-    for (const auto &[suffix, cols] :
-         { std::pair { u"status_idx"_s, u"status, id"_s },
-           std::pair { u"type_idx"_s, u"job_type, id"_s },
-           std::pair { u"created_idx"_s, u"created_at, id"_s },
-           std::pair { u"updated_idx"_s, u"updated_at, id"_s } }) {
+    for (const auto &[suffix, cols] : { std::pair { u"status_idx"_s, u"status, id"_s },
+                                        std::pair { u"type_idx"_s, u"job_type, id"_s },
+                                        std::pair { u"created_idx"_s, u"created_at, id"_s },
+                                        std::pair { u"updated_idx"_s, u"updated_at, id"_s } }) {
         sql << u"CREATE INDEX IF NOT EXISTS %1 ON %2 (%3)"_s.arg(
             quoteIdentifier(t.derivedName(suffix)), T, cols);
     }
@@ -161,7 +161,8 @@ QStringList postgresMigrationV1(const TableName &t)
     // A running job cancelled or deleted by anyone: its worker stops the handler at once.
     const QString cancelFn = S + quoteIdentifier(t.derivedName(u"notify_cancel"_s));
     sql << u"CREATE OR REPLACE FUNCTION %1() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
-           "PERFORM pg_notify(%2, json_build_object('cancel', OLD.id, 'worker', OLD.locked_by)::text); "
+           "PERFORM pg_notify(%2, json_build_object('cancel', OLD.id, 'worker', "
+           "OLD.locked_by)::text); "
            "RETURN NULL; END $$"_s.arg(cancelFn, sqlString(t.notificationChannel()));
     sql << u"DROP TRIGGER IF EXISTS %1 ON %2"_s.arg(
         quoteIdentifier(t.derivedName(u"notify_cancel"_s)), T);
@@ -209,11 +210,10 @@ QStringList sqliteMigrationV1(const TableName &t)
            "('queued', 'retry')"_s.arg(quoteIdentifier(t.derivedName(u"claim_idx"_s)), T);
     sql << u"CREATE INDEX IF NOT EXISTS %1 ON %2 (locked_at) WHERE status = 'locked'"_s.arg(
         quoteIdentifier(t.derivedName(u"locked_idx"_s)), T);
-    for (const auto &[suffix, cols] :
-         { std::pair { u"status_idx"_s, u"status, id"_s },
-           std::pair { u"type_idx"_s, u"job_type, id"_s },
-           std::pair { u"created_idx"_s, u"created_at, id"_s },
-           std::pair { u"updated_idx"_s, u"updated_at, id"_s } }) {
+    for (const auto &[suffix, cols] : { std::pair { u"status_idx"_s, u"status, id"_s },
+                                        std::pair { u"type_idx"_s, u"job_type, id"_s },
+                                        std::pair { u"created_idx"_s, u"created_at, id"_s },
+                                        std::pair { u"updated_idx"_s, u"updated_at, id"_s } }) {
         sql << u"CREATE INDEX IF NOT EXISTS %1 ON %2 (%3)"_s.arg(
             quoteIdentifier(t.derivedName(suffix)), T, cols);
     }
@@ -303,14 +303,14 @@ Result<void> checkSchema(Connection &c, const TableName &table)
     if (status->version > CurrentSchemaVersion)
         return tooNew(table, status->version);
     if (!status->tableExists || status->version < CurrentSchemaVersion) {
-        return makeError(ErrorCode::SchemaMissing,
-                         status->tableExists
-                             ? u"table %1 is at schema version %2 and needs migrating to %3: run "
-                               "'oddjobs migrate'"_s.arg(table.toString())
-                                   .arg(status->version)
-                                   .arg(CurrentSchemaVersion)
-                             : u"table %1 does not exist yet: run 'oddjobs migrate'"_s.arg(
-                                   table.toString()));
+        return makeError(
+            ErrorCode::SchemaMissing,
+            status->tableExists
+                ? u"table %1 is at schema version %2 and needs migrating to %3: run "
+                  "'oddjobs migrate'"_s.arg(table.toString())
+                      .arg(status->version)
+                      .arg(CurrentSchemaVersion)
+                : u"table %1 does not exist yet: run 'oddjobs migrate'"_s.arg(table.toString()));
     }
     QStringList all = oddJobsColumns();
     all += ourColumns();
@@ -332,9 +332,9 @@ Result<int> migrate(Connection &c, const TableName &table)
             return lock.error();
         (*lock)->finish();
         if (!table.schema().isEmpty()) {
-            if (auto r = c.exec(u"CREATE SCHEMA IF NOT EXISTS %1"_s.arg(
-                                    quoteIdentifier(table.schema())),
-                                u"cannot create schema %1"_s.arg(table.schema()));
+            if (auto r
+                = c.exec(u"CREATE SCHEMA IF NOT EXISTS %1"_s.arg(quoteIdentifier(table.schema())),
+                         u"cannot create schema %1"_s.arg(table.schema()));
                 !r)
                 return r.error();
         }
@@ -344,7 +344,7 @@ Result<int> migrate(Connection &c, const TableName &table)
           "migrated_at timestamptz NOT NULL DEFAULT now())"_s.arg(versionTable(table))
         : u"CREATE TABLE IF NOT EXISTS %1 (job_table TEXT PRIMARY KEY, version INTEGER NOT NULL, "
           "migrated_at INTEGER NOT NULL DEFAULT (%2))"_s.arg(versionTable(table),
-                                                            sqlNow(Backend::Sqlite));
+                                                             sqlNow(Backend::Sqlite));
     if (auto r = c.exec(createVersions, u"cannot create the schema version table"_s); !r)
         return r.error();
 

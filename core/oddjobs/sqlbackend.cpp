@@ -1,6 +1,5 @@
-#include "oddjobs/sqlbackend_p.h"
-
 #include "oddjobs/logging.h"
+#include "oddjobs/sqlbackend_p.h"
 
 #include <QDir>
 #include <QFileInfo>
@@ -50,8 +49,8 @@ Error mapSqlError(Backend backend, const QSqlError &error, const QString &contex
         if (code == u"28P01" || code == u"28000")
             return makeError(ErrorCode::AuthenticationFailed, message, code);
         if (code == u"25006")
-            return makeError(ErrorCode::ReadOnly,
-                             message + u" (the store is open read-only)"_s, code);
+            return makeError(ErrorCode::ReadOnly, message + u" (the store is open read-only)"_s,
+                             code);
         if (code == u"22P05" || code == u"2203D" || code == u"22032")
             return makeError(ErrorCode::InvalidJson, message, code);
         if (code.startsWith(u"22"))
@@ -213,17 +212,18 @@ Result<QSqlDatabase> openConnection(const ConnectionSettings &settings, const St
     }
     const auto version = QVersionNumber::fromString(q.value(0).toString());
     if (version < QVersionNumber(3, 38)) {
-        return fail(makeError(ErrorCode::ConnectionFailed,
-                              u"SQLite %1 is too old: 3.38 or newer is needed"_s.arg(
-                                  version.toString())));
+        return fail(
+            makeError(ErrorCode::ConnectionFailed,
+                      u"SQLite %1 is too old: 3.38 or newer is needed"_s.arg(version.toString())));
     }
     QStringList pragmas { u"PRAGMA synchronous=FULL"_s, u"PRAGMA foreign_keys=ON"_s };
     if (!settings.sqliteMemory && !options.readOnly)
         pragmas.prepend(u"PRAGMA journal_mode=WAL"_s);
     for (const QString &pragma : pragmas) {
         if (!q.exec(pragma)) {
-            return fail(mapSqlError(settings.backend, q.lastError(),
-                                    u"cannot open %1 (%2)"_s.arg(settings.displayString(), pragma)));
+            return fail(
+                mapSqlError(settings.backend, q.lastError(),
+                            u"cannot open %1 (%2)"_s.arg(settings.displayString(), pragma)));
         }
     }
     // A file that is not a database only shows itself at the first real read.

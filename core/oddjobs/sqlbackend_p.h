@@ -13,7 +13,6 @@
 #include <QSqlError>
 #include <QSqlQuery>
 #include <QVariant>
-
 #include <memory>
 
 namespace OddJobs::Internal {
@@ -78,7 +77,11 @@ private:
 class Transaction
 {
 public:
-    enum Kind { Read, Write };
+    enum Kind
+    {
+        Read,
+        Write
+    };
     explicit Transaction(Connection &connection, Kind kind = Write);
     ~Transaction();
     Result<void> begin();

@@ -1,16 +1,15 @@
 // Enqueues a job into an in-memory SQLite table, runs it with a Runner and prints its status.
-#include <oddjobs/jobstore.h>
-#include <oddjobs/runner.h>
-
 #include <QCoreApplication>
 #include <QTimer>
-
 #include <cstdio>
+#include <oddjobs/jobstore.h>
+#include <oddjobs/runner.h>
 
 int main(int argc, char *argv[])
 {
     QCoreApplication app(argc, argv);
-    const QString url = argc > 1 ? QString::fromLocal8Bit(argv[1]) : QStringLiteral("sqlite::memory:");
+    const QString url
+        = argc > 1 ? QString::fromLocal8Bit(argv[1]) : QStringLiteral("sqlite::memory:");
     auto settings = OddJobs::ConnectionSettings::fromUrl(url);
     if (!settings) {
         std::fprintf(stderr, "%s\n", qPrintable(settings.error().message));
@@ -25,14 +24,16 @@ int main(int argc, char *argv[])
     if (!job)
         return 1;
     OddJobs::HandlerRegistry handlers;
-    handlers.add(QStringLiteral("consumer.hello"),
-                 [](OddJobs::JobContext &) { return OddJobs::HandlerResult::success(QStringLiteral("hi")); });
+    handlers.add(QStringLiteral("consumer.hello"), [](OddJobs::JobContext &) {
+        return OddJobs::HandlerResult::success(QStringLiteral("hi"));
+    });
     OddJobs::RunnerConfig config;
     config.connection = *settings;
     OddJobs::Runner runner(config, handlers);
     int code = 1;
     QObject::connect(&runner, &OddJobs::Runner::jobSucceeded, [&](const OddJobs::Job &done) {
-        std::printf("job %lld %s\n", static_cast<long long>(done.id), qPrintable(OddJobs::statusToString(done.status)));
+        std::printf("job %lld %s\n", static_cast<long long>(done.id),
+                    qPrintable(OddJobs::statusToString(done.status)));
         code = 0;
         runner.stop();
     });
