@@ -1,5 +1,8 @@
 #include "common.h"
 
+#include "demohandlers.h"
+#include "processhandler.h"
+
 #include <cstdio>
 
 using namespace Qt::StringLiterals;
@@ -65,4 +68,28 @@ Result<std::unique_ptr<JobStore>> openStore(const Target &target, bool migrate)
         return check.error();
     }
     return store;
+}
+
+Result<HandlerRegistry> buildHandlers(const AppOptions &options)
+{
+    HandlerRegistry handlers;
+    addDemoHandlers(handlers);
+    for (const auto &[type, commandLine] : options.handlers) {
+        auto spec = ProcessHandlerSpec::parse(type, commandLine);
+        if (!spec)
+            return spec.error();
+        handlers.add(type, makeProcessHandler(*spec));
+    }
+    return handlers;
+}
+
+RunnerConfig runnerConfig(const AppOptions &options)
+{
+    RunnerConfig config;
+    config.concurrency = ConcurrencyControl::maxConcurrentJobs(options.concurrency);
+    config.queues = options.queues;
+    config.pollIntervalMs = options.pollIntervalMs;
+    config.lockTimeoutSeconds = options.lockTimeoutSeconds;
+    config.shutdownTimeoutMs = options.shutdownTimeoutSeconds * 1000;
+    return config;
 }

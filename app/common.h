@@ -1,6 +1,7 @@
 #pragma once
 
 #include "oddjobs/jobstore.h"
+#include "oddjobs/runner.h"
 #include "options.h"
 
 #include <QTextStream>
@@ -24,3 +25,9 @@ struct Target
 OddJobs::Result<Target> resolveTarget(const AppOptions &options);
 // Opens the store and checks its schema (or migrates, when asked).
 OddJobs::Result<std::unique_ptr<OddJobs::JobStore>> openStore(const Target &target, bool migrate);
+
+// The built-in demo types plus the config file's process handlers. A handler program that is
+// missing or not executable is an error now, at start-up, not at the first job.
+OddJobs::Result<OddJobs::HandlerRegistry> buildHandlers(const AppOptions &options);
+// The worker settings the options give (the caller adds the connection and the table).
+OddJobs::RunnerConfig runnerConfig(const AppOptions &options);

@@ -4,7 +4,6 @@
 #include "connectiondialog.h"
 #include "demohandlers.h"
 #include "mainwindow.h"
-#include "processhandler.h"
 #include "storeclient.h"
 
 #include <QApplication>
@@ -39,24 +38,11 @@ int runDashboard(int &argc, char **argv, const AppOptions &options)
     QApplication::setDesktopFileName(u"org.oddjobs.OddJobs"_s);
     installTranslations(app, options.language);
 
-    HandlerRegistry handlers;
-    addDemoHandlers(handlers);
-    for (const auto &[type, commandLine] : options.handlers) {
-        auto spec = ProcessHandlerSpec::parse(type, commandLine);
-        if (!spec) {
-            err() << "oddjobs: " << spec.error().message << Qt::endl;
-            return 2;
-        }
-        handlers.add(type, makeProcessHandler(*spec));
-    }
-    RunnerConfig worker;
-    worker.concurrency = ConcurrencyControl::maxConcurrentJobs(options.concurrency);
-    worker.queues = options.queues;
-    worker.pollIntervalMs = options.pollIntervalMs;
-    worker.lockTimeoutSeconds = options.lockTimeoutSeconds;
-    worker.shutdownTimeoutMs = options.shutdownTimeoutSeconds * 1000;
-
-    Ui::MainWindow window(handlers, worker, options.autoStartWorker && !options.monitorOnly);
+    auto handlers = buildHandlers(options);
+    if (!handlers)
+        return fail(handlers.error());
+    Ui::MainWindow window(*handlers, runnerConfig(options),
+                          options.autoStartWorker && !options.monitorOnly);
     QString url = options.databaseUrl;
     QString table = options.table;
     if (url.isEmpty() && qEnvironmentVariableIsEmpty("ODDJOBS_DATABASE_URL")

@@ -4,7 +4,6 @@
 #include "demohandlers.h"
 #include "oddjobs/runner.h"
 #include "pidfile.h"
-#include "processhandler.h"
 #include "signalwatcher.h"
 
 #include <QCoreApplication>
@@ -20,16 +19,9 @@ int runHeadless(const AppOptions &options)
         return fail(target.error());
 
     // Handlers first: a missing program is a configuration error reported at start-up.
-    HandlerRegistry handlers;
-    addDemoHandlers(handlers);
-    for (const auto &[type, commandLine] : options.handlers) {
-        auto spec = ProcessHandlerSpec::parse(type, commandLine);
-        if (!spec) {
-            err() << "oddjobs: " << spec.error().message << Qt::endl;
-            return 2;
-        }
-        handlers.add(type, makeProcessHandler(*spec));
-    }
+    auto handlers = buildHandlers(options);
+    if (!handlers)
+        return fail(handlers.error());
 
     PidFile pidFile;
     if (!options.pidFile.isEmpty()) {
@@ -59,16 +51,10 @@ int runHeadless(const AppOptions &options)
         }
     }
 
-    RunnerConfig config;
+    RunnerConfig config = runnerConfig(options);
     config.connection = target->connection;
     config.store = target->store;
-    config.concurrency = ConcurrencyControl::maxConcurrentJobs(options.concurrency);
-    config.queues = options.queues;
-    config.pollIntervalMs = options.pollIntervalMs;
-    config.lockTimeoutSeconds = options.lockTimeoutSeconds;
-    config.shutdownTimeoutMs = options.shutdownTimeoutSeconds * 1000;
-
-    Runner runner(config, handlers);
+    Runner runner(config, *handlers);
     const LogLevel minLevel = options.logLevel;
     const bool json = options.jsonLogs;
     auto print = [json](const LogEvent &event) {

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Configures, builds and runs the tests the way CI does:
 #   scripts/test.sh                  the "ci" preset (warnings are errors), every test
-#   scripts/test.sh --asan           the "asan" preset, only the tests labelled "store"
-#   scripts/test.sh --tsan           the "tsan" preset, only the tests labelled "runner"
+#   scripts/test.sh --asan           the "asan" preset, the store tests (jobstore, schema, claims)
+#   scripts/test.sh --tsan           the "tsan" preset, the runner tests
 #   scripts/test.sh [--asan|--tsan] ARGS    ARGS go to ctest, e.g. -R tst_pgcluster
 # Needs the packages from scripts/setup.sh. The PostgreSQL tests start their own throwaway
 # server, so no database has to be set up; as root the server runs as "postgres"/"nobody".
@@ -23,12 +23,12 @@ ctest_args=()
 case "${1:-}" in
 --asan)
     preset=asan
-    ctest_args=(-L store)
+    ctest_args=(-R '^(tst_jobstore|tst_schema|tst_claimconcurrency)$')
     shift
     ;;
 --tsan)
     preset=tsan
-    ctest_args=(-L runner)
+    ctest_args=(-R '^(tst_runner|tst_runnerprocesses)$')
     shift
     ;;
 -h | --help)

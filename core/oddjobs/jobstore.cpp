@@ -877,11 +877,12 @@ Result<QList<ThroughputBucket>> JobStore::throughput(int bucketSeconds, int buck
     return out;
 }
 
-Result<QStringList> JobStore::jobTypes()
+namespace {
+Result<QStringList> distinctValues(Connection &conn, const TableName &table, const QString &column,
+                                   const QString &context)
 {
-    auto q = d->conn->run(
-        u"SELECT DISTINCT job_type FROM %1 ORDER BY 1"_s.arg(m_options.table.quoted()), {},
-        u"cannot list job types"_s);
+    auto q = conn.run(u"SELECT DISTINCT %1 FROM %2 ORDER BY 1"_s.arg(column, table.quoted()), {},
+                      context);
     if (!q)
         return q.error();
     QStringList out;
@@ -890,19 +891,16 @@ Result<QStringList> JobStore::jobTypes()
     (*q)->finish();
     return out;
 }
+} // namespace
+
+Result<QStringList> JobStore::jobTypes()
+{
+    return distinctValues(*d->conn, m_options.table, u"job_type"_s, u"cannot list job types"_s);
+}
 
 Result<QStringList> JobStore::queues()
 {
-    auto q
-        = d->conn->run(u"SELECT DISTINCT queue FROM %1 ORDER BY 1"_s.arg(m_options.table.quoted()),
-                       {}, u"cannot list queues"_s);
-    if (!q)
-        return q.error();
-    QStringList out;
-    while ((*q)->next())
-        out << (*q)->value(0).toString();
-    (*q)->finish();
-    return out;
+    return distinctValues(*d->conn, m_options.table, u"queue"_s, u"cannot list queues"_s);
 }
 
 Result<QDateTime> JobStore::now()

@@ -444,6 +444,8 @@ private:
     void startJob(const Job &job);
     void onHandlerFinished(qint64 id, const HandlerResult &result);
     void queueOutcome(const Running &r, const JobOutcome &outcome);
+    // The failure a timed-out attempt is recorded with (retried with backoff if attempts remain).
+    JobOutcome timeoutOutcome(const Running &r, const QString &note);
     void scheduleFlush();
     void flush();
     void poll();
@@ -801,13 +803,7 @@ void RunnerCore::onHandlerFinished(qint64 id, const HandlerResult &result)
     }
     case Fate::TimedOut:
         if (!r.outcomeQueued) {
-            JobOutcome outcome;
-            outcome.id = id;
-            outcome.error = errorJson(u"timeout"_s,
-                                      u"timed out after %1 s"_s.arg(r.job.timeoutSeconds.value_or(
-                                          m_config.defaultTimeoutSeconds)));
-            outcome.retryDelaySeconds = m_config.backoff.delaySeconds(r.job.attempts);
-            queueOutcome(r, outcome);
+            queueOutcome(r, timeoutOutcome(r, {}));
         }
         break;
     case Fate::Cancelled:
@@ -826,6 +822,18 @@ void RunnerCore::onHandlerFinished(qint64 id, const HandlerResult &result)
         maybeFinish();
     else if (m_pending.isEmpty())
         scheduleClaim(); // nothing to write (e.g. a cancelled job): the slot is free now
+}
+
+JobOutcome RunnerCore::timeoutOutcome(const Running &r, const QString &note)
+{
+    JobOutcome outcome;
+    outcome.id = r.job.id;
+    outcome.error = errorJson(
+        u"timeout"_s,
+        u"timed out after %1 s"_s.arg(r.job.timeoutSeconds.value_or(m_config.defaultTimeoutSeconds))
+            + note);
+    outcome.retryDelaySeconds = m_config.backoff.delaySeconds(r.job.attempts);
+    return outcome;
 }
 
 void RunnerCore::queueOutcome(const Running &r, const JobOutcome &outcome)
@@ -1089,14 +1097,9 @@ void RunnerCore::checkDeadlines()
             // The handler ignores the request to stop. Record the timeout now so the job is not
             // stuck; its slot stays busy until the handler really returns.
             it->outcomeQueued = true;
-            JobOutcome outcome;
-            outcome.id = it.key();
-            outcome.error
-                = errorJson(u"timeout"_s,
-                            u"timed out after %1 s; the handler ignored the request to stop"_s.arg(
-                                it->job.timeoutSeconds.value_or(m_config.defaultTimeoutSeconds)));
-            outcome.retryDelaySeconds = m_config.backoff.delaySeconds(it->job.attempts);
-            queueOutcome(it.value(), outcome);
+            queueOutcome(
+                it.value(),
+                timeoutOutcome(it.value(), u"; the handler ignored the request to stop"_s));
         }
     }
     for (qint64 id : std::as_const(expired))
@@ -1212,13 +1215,7 @@ void RunnerCore::handBackAll()
         } else if (it->fate == Fate::TimedOut && !it->outcomeQueued) {
             it->outcomeQueued = true;
             it->control->requestStop(StopReason::Shutdown);
-            JobOutcome outcome;
-            outcome.id = it.key();
-            outcome.error = errorJson(u"timeout"_s,
-                                      u"timed out after %1 s"_s.arg(it->job.timeoutSeconds.value_or(
-                                          m_config.defaultTimeoutSeconds)));
-            outcome.retryDelaySeconds = m_config.backoff.delaySeconds(it->job.attempts);
-            queueOutcome(it.value(), outcome);
+            queueOutcome(it.value(), timeoutOutcome(it.value(), {}));
         }
     }
     if (ids.isEmpty() || !m_store)
