@@ -16,6 +16,7 @@
 #include <QSqlQuery>
 #include <QString>
 #include <QThread>
+#include <QThreadStorage>
 #include <chrono>
 #include <functional>
 
@@ -59,8 +60,14 @@ public:
 
     static ThreadConnections &current()
     {
-        thread_local ThreadConnections connections;
-        return connections;
+        // QThreadStorage, not thread_local: Qt destroys it while finishing the QThread, before
+        // QThread::wait() returns, so a thread pool torn down in main() has removed its
+        // connections before main() returns. A thread_local would go later, racing the
+        // process's exit (and Qt SQL's own connection registry being destroyed).
+        static QThreadStorage<ThreadConnections *> storage;
+        if (!storage.hasLocalData())
+            storage.setLocalData(new ThreadConnections);
+        return *storage.localData();
     }
 
     // The open connection for `settings`, or an invalid one with *error set.
