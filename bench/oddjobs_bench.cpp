@@ -146,6 +146,8 @@ DrainResult drain(const Target &target, int n, int concurrency, int batch, bool 
     config.connection = target.settings;
     config.concurrency = ConcurrencyControl::maxConcurrentJobs(concurrency);
     config.maxClaimBatch = batch;
+    // Batched mode also keeps a claimed batch at hand, so freed slots refill without a trip.
+    config.prefetch = batch > 1 ? batch : 0;
     config.pollIntervalMs = 1000;
     config.retentionSeconds = 0;
     HandlerRegistry handlers;

@@ -287,6 +287,8 @@ private slots:
     void onlyHandledTypes();
     void catchAllHandler_data() { backendData(); }
     void catchAllHandler();
+    void prefetchHoldsAndHandsBack_data() { backendData(); }
+    void prefetchHoldsAndHandsBack();
 
     // resilience (a cluster of its own: the shared one must not restart under other tests)
     void reconnectAfterRestart_data();
@@ -995,6 +997,71 @@ void TestRunner::maxConcurrentJobs()
     QTRY_COMPARE_WITH_TIMEOUT(countEvents(spy, u"succeeded"_s), 8, scaled(15000));
     QCOMPARE(rec->maxConcurrent(), 2);
     QCOMPARE(rec->count(), 8);
+}
+
+// Prefetched jobs are claimed (locked by this worker) before a slot is free, start as slots
+// free up without ever exceeding the concurrency, and go back to the queue on shutdown.
+void TestRunner::prefetchHoldsAndHandsBack()
+{
+    QFETCH(QString, backend);
+    ODDJOBS_FRESH_URL(backend, url);
+    RT_ASSIGN(store, openStore(url));
+
+    std::atomic<int> running { 0 };
+    std::atomic<int> maxRunning { 0 };
+    std::atomic<int> executions { 0 };
+    HandlerRegistry handlers;
+    handlers.add(u"work"_s, [&](JobContext &ctx) {
+        const int now = ++running;
+        int seen = maxRunning.load();
+        while (now > seen && !maxRunning.compare_exchange_weak(seen, now)) { }
+        ++executions;
+        const bool finished = ctx.sleepFor(ctx.job().payload[u"contents"_s].toInt());
+        --running;
+        return finished ? HandlerResult::success() : HandlerResult::failure(u"stopped"_s);
+    });
+    RunnerConfig config = testConfig(url);
+    config.concurrency = ConcurrencyControl::maxConcurrentJobs(2);
+    config.prefetch = 4;
+    config.shutdownTimeoutMs = 300;
+
+    JobFilter locked;
+    locked.statuses = { JobStatus::Locked };
+    {
+        // Short jobs: all finish, two at a time, each once.
+        Runner runner(config, handlers);
+        RunnerEvents ev(&runner);
+        QSignalSpy spy(&ev, &RunnerEvents::event);
+        runner.start();
+        RT_VERIFY_OK(store->enqueueMany(QList<NewJob>(10, jobOf(u"work"_s, 150))));
+        // Two run, four more are held: six locked rows while only two handlers run.
+        QTRY_COMPARE_WITH_TIMEOUT(store->count(locked).value(), qint64(6), scaled(5000));
+        QCOMPARE(running.load(), 2);
+        QTRY_COMPARE_WITH_TIMEOUT(countEvents(spy, u"succeeded"_s), 10, scaled(15000));
+        QCOMPARE(maxRunning.load(), 2);
+        QCOMPARE(executions.load(), 10);
+        runner.stop();
+        QVERIFY(runner.waitForStopped(scaled(10000)));
+    }
+    {
+        // Long jobs and a short shutdown: running ones are handed back after the deadline,
+        // prefetched ones at once; nothing stays locked and no attempt is counted.
+        executions = 0;
+        RT_ASSIGN(ids, store->enqueueMany(QList<NewJob>(8, jobOf(u"work"_s, 20000))));
+        Runner runner(config, handlers);
+        runner.start();
+        QTRY_COMPARE_WITH_TIMEOUT(store->count(locked).value(), qint64(6), scaled(5000));
+        runner.stop();
+        QVERIFY(runner.waitForStopped(scaled(10000)));
+        QCOMPARE(store->count(locked).value(), qint64(0));
+        for (qint64 id : ids) {
+            RT_FIND(job, *store, id);
+            QCOMPARE(job.status, JobStatus::Queued);
+            QCOMPARE(job.attempts, 0);
+            QVERIFY(job.lockedBy.isEmpty());
+        }
+        QCOMPARE(executions.load(), 2);
+    }
 }
 
 void TestRunner::dynamicConcurrency()

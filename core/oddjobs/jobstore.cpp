@@ -190,22 +190,23 @@ Result<Where> buildWhere(bool pg, const JobFilter &f)
         w.clauses << inList(pg, u"id"_s, u"bigint"_s);
         w.binds << listParam(pg, *f.ids);
     }
-    if (!f.statuses.isEmpty()) {
-        w.clauses << inList(pg, u"status"_s);
-        w.binds << listParam(pg, statusNames(f.statuses));
-    }
-    if (!f.types.isEmpty()) {
-        w.clauses << inList(pg, u"job_type"_s);
-        w.binds << listParam(pg, f.types);
-    }
-    if (!f.queues.isEmpty()) {
-        w.clauses << inList(pg, u"queue"_s);
-        w.binds << listParam(pg, f.queues);
-    }
-    if (!f.workers.isEmpty()) {
-        w.clauses << inList(pg, u"locked_by"_s);
-        w.binds << listParam(pg, f.workers);
-    }
+    // One value is "column = ?": PostgreSQL then walks the (column, id) index in id order and
+    // stops after a page. "= ANY(array)" cannot keep that order and sorts every match.
+    auto addIn = [&](const QString &column, const QStringList &values) {
+        if (values.isEmpty())
+            return;
+        if (values.size() == 1) {
+            w.clauses << column + u" = ?"_s;
+            w.binds << values.first();
+        } else {
+            w.clauses << inList(pg, column);
+            w.binds << listParam(pg, values);
+        }
+    };
+    addIn(u"status"_s, statusNames(f.statuses));
+    addIn(u"job_type"_s, f.types);
+    addIn(u"queue"_s, f.queues);
+    addIn(u"locked_by"_s, f.workers);
     for (const auto &[bound, op] :
          { std::pair { &f.from, u">="_s }, std::pair { &f.to, u"<"_s } }) {
         if (bound->isNull())

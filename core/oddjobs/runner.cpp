@@ -461,6 +461,7 @@ private:
     void maybeFinish();
     void handBackAll();
     void releaseDeferred();
+    bool wantsMore() const;
     bool holdsLock(const Running &r) const
     {
         // A timed-out attempt whose failure is already written no longer owns the row.
@@ -482,6 +483,7 @@ private:
     // Claimed again while the handler of an earlier attempt (one that ignored its stop request)
     // still runs: started when that handler returns, so one job never runs twice at once.
     QHash<qint64, Job> m_deferred;
+    QList<Job> m_ready; // prefetched: claimed, waiting for a free slot, in claim order
     QList<Pending> m_pending;
     Runner::State m_state = Runner::State::Starting;
     bool m_connected = false;
@@ -672,7 +674,8 @@ void RunnerCore::claimNow()
         }
         return;
     }
-    request.limit = std::min(free, m_config.maxClaimBatch);
+    const int wanted = free + std::max(0, m_config.prefetch - int(m_ready.size()));
+    request.limit = std::min(wanted, m_config.maxClaimBatch);
     if (request.limit <= 0)
         return; // a slot freeing up claims again
     auto jobs = m_store->claim(request);
@@ -681,11 +684,15 @@ void RunnerCore::claimNow()
         return;
     }
     m_mayHaveWork = jobs->size() == request.limit;
-    for (const Job &job : std::as_const(*jobs))
-        startJob(job);
+    for (const Job &job : std::as_const(*jobs)) {
+        if (int(m_running.size()) < capacity() && m_ready.isEmpty())
+            startJob(job);
+        else
+            m_ready.append(job);
+    }
     if (!jobs->isEmpty())
         armDeadlineTimer();
-    if (m_mayHaveWork && int(m_running.size()) < capacity())
+    if (m_mayHaveWork && wantsMore())
         scheduleClaim();
 }
 
@@ -818,10 +825,24 @@ void RunnerCore::onHandlerFinished(qint64 id, const HandlerResult &result)
         startJob(next);
         armDeadlineTimer();
     }
+    if (m_state == Runner::State::Running) {
+        bool started = false;
+        while (!m_ready.isEmpty() && int(m_running.size()) < capacity()) {
+            startJob(m_ready.takeFirst());
+            started = true;
+        }
+        if (started)
+            armDeadlineTimer();
+    }
     if (m_state == Runner::State::Draining || m_state == Runner::State::Stopping)
         maybeFinish();
     else if (m_pending.isEmpty())
         scheduleClaim(); // nothing to write (e.g. a cancelled job): the slot is free now
+}
+
+bool RunnerCore::wantsMore() const
+{
+    return int(m_running.size()) < capacity() || m_ready.size() <= m_config.prefetch / 2;
 }
 
 JobOutcome RunnerCore::timeoutOutcome(const Running &r, const QString &note)
@@ -898,7 +919,7 @@ void RunnerCore::flush()
         }
     }
     // Freed slots: look for more work right away (one round trip for many jobs).
-    if (acceptsWork() && m_mayHaveWork && int(m_running.size()) < capacity())
+    if (acceptsWork() && m_mayHaveWork && wantsMore())
         scheduleClaim();
 }
 
@@ -964,6 +985,8 @@ void RunnerCore::heartbeat()
         if (holdsLock(*it) && !m_deferred.contains(it.key()))
             ids << it.key();
     }
+    for (const Job &job : std::as_const(m_ready))
+        ids << job.id;
     for (const Pending &p : std::as_const(m_pending)) {
         if (!ids.contains(p.job.id))
             ids << p.job.id;
@@ -1010,6 +1033,8 @@ void RunnerCore::checkCancellations()
         if (holdsLock(*it) && !m_deferred.contains(it.key()))
             ids << it.key();
     }
+    for (const Job &job : std::as_const(m_ready))
+        ids << job.id;
     if (ids.isEmpty())
         return;
     auto held = m_store->stillHeld(m_worker, ids);
@@ -1022,6 +1047,14 @@ void RunnerCore::checkCancellations()
             continue;
         auto current = m_store->find(id);
         const bool cancelled = current && (!*current || (*current)->status == JobStatus::Cancelled);
+        if (const auto r = std::find_if(m_ready.begin(), m_ready.end(),
+                                        [id](const Job &job) { return job.id == id; });
+            r != m_ready.end()) {
+            log(LogLevel::Info, cancelled ? LogEventKind::JobCancelled : LogEventKind::JobLockLost,
+                u"changed by someone else before it started; not running it"_s, *r);
+            m_ready.erase(r);
+            continue;
+        }
         if (auto d = m_deferred.find(id); d != m_deferred.end()) {
             // Never started: nothing to stop, and the row is not ours any more.
             log(LogLevel::Info, cancelled ? LogEventKind::JobCancelled : LogEventKind::JobLockLost,
@@ -1190,6 +1223,8 @@ void RunnerCore::beginStop()
     setState(Runner::State::Draining);
     m_pollTimer.stop();
     m_drainTimer.start(std::max(0, m_config.shutdownTimeoutMs));
+    // Jobs that have not started go back now: another worker may run them while we drain.
+    releaseDeferred();
     maybeFinish();
 }
 
@@ -1237,12 +1272,14 @@ void RunnerCore::handBackAll()
             m_running.value(id).job);
 }
 
-// Deferred jobs never started: on shutdown they go back to the queue like running ones.
+// Deferred and prefetched jobs never started: they go back to the queue on shutdown.
 void RunnerCore::releaseDeferred()
 {
-    if (m_deferred.isEmpty())
+    QHash<qint64, Job> deferred = std::exchange(m_deferred, {});
+    for (const Job &job : std::exchange(m_ready, {}))
+        deferred.insert(job.id, job);
+    if (deferred.isEmpty())
         return;
-    const QHash<qint64, Job> deferred = std::exchange(m_deferred, {});
     if (!m_store)
         return;
     if (!m_connected && m_store->reconnect())
