@@ -373,11 +373,16 @@ bool MainWindow::openDatabase(const QString &url, const QString &table, bool mon
     }
     m_model->setClient(nullptr);
     m_stats->setClient(nullptr);
+    delete m_statsClient;
+    m_statsClient = nullptr;
     delete m_client;
     StoreOptions options;
     options.table = *name;
     options.readOnly = monitorOnly;
     m_client = new StoreClient(*settings, options, this);
+    // Statistics scan the whole table; on a connection and thread of their own they never
+    // hold up the jobs table's pages and filters.
+    m_statsClient = new StoreClient(*settings, options, this);
     m_monitorOnly = monitorOnly;
     m_url = urlWithoutPassword(*settings);
     m_table = name->toString();
@@ -399,7 +404,8 @@ bool MainWindow::openDatabase(const QString &url, const QString &table, bool mon
                 setWindowTitle(tr("OddJobs — %1").arg(shown));
                 rememberRecent(m_url);
                 m_model->setClient(m_client);
-                m_stats->setClient(m_client);
+                m_statsClient->open(false);
+                m_stats->setClient(m_statsClient);
                 loadChoices();
                 if (m_autoStartWorker && !m_monitorOnly)
                     startWorker();

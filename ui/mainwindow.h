@@ -101,6 +101,7 @@ private:
     QString m_url;
     QString m_table;
     StoreClient *m_client = nullptr;
+    StoreClient *m_statsClient = nullptr;
     QPointer<Runner> m_runner;
     JobTableModel *m_model = nullptr;
     QTableView *m_view = nullptr;
