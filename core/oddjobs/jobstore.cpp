@@ -1370,15 +1370,14 @@ Result<int> JobStore::release(const QString &worker, const QList<qint64> &ids)
         return 0;
     const bool pg = d->pg();
     const QString now = sqlNow(m_settings.backend);
+    // Both spell "the larger of": SQLite's two-argument max(), PostgreSQL's GREATEST().
+    const QString previousAttempt = pg ? u"GREATEST(attempts - 1, 0)"_s : u"max(attempts - 1, 0)"_s;
     const QString sql
-        = u"UPDATE %1 SET status = 'queued', run_at = %2, updated_at = %4, "
-          "attempts = max(attempts - 1, 0), locked_at = NULL, locked_by = NULL "
-          "WHERE %3 AND status = 'locked' AND locked_by = ?"_s.arg(
-              m_options.table.quoted(), now, inList(pg, u"id"_s, u"bigint"_s), touched(pg));
-    QString finalSql = sql;
-    if (pg)
-        finalSql.replace(u"max(attempts - 1, 0)"_s, u"GREATEST(attempts - 1, 0)"_s);
-    auto q = d->conn->run(finalSql, { listParam(pg, ids), worker }, u"cannot hand jobs back"_s);
+        = u"UPDATE %1 SET status = 'queued', run_at = %2, updated_at = %4, attempts = %5, "
+          "locked_at = NULL, locked_by = NULL WHERE %3 AND status = 'locked' AND locked_by = ?"_s
+              .arg(m_options.table.quoted(), now, inList(pg, u"id"_s, u"bigint"_s), touched(pg),
+                   previousAttempt);
+    auto q = d->conn->run(sql, { listParam(pg, ids), worker }, u"cannot hand jobs back"_s);
     if (!q)
         return q.error();
     const int n = (*q)->numRowsAffected();

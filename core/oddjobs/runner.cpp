@@ -1432,16 +1432,7 @@ void Runner::start()
     // Direct: the Runner's thread may be blocked in waitForStopped() (the destructor is), and
     // QThread::quit() is thread-safe.
     connect(m_core, &RunnerCore::finished, m_thread, &QThread::quit, Qt::DirectConnection);
-    connect(m_thread, &QThread::finished, this, [this] {
-        if (!m_thread)
-            return;
-        tsanTakeOver(m_core);
-        delete m_core;
-        m_core = nullptr;
-        m_thread->deleteLater();
-        m_thread = nullptr;
-        setState(State::Stopped);
-    });
+    connect(m_thread, &QThread::finished, this, &Runner::reap);
     setState(State::Starting);
     m_thread->start();
 }
@@ -1471,14 +1462,22 @@ bool Runner::waitForStopped(int timeoutMs)
     if (!m_thread->wait(QDeadlineTimer(timeoutMs)))
         return false;
     // The thread's finished() is delivered to us through the event loop; do its work now.
-    QThread *thread = m_thread;
-    m_thread = nullptr;
+    reap();
+    return true;
+}
+
+// The runner thread has ended: its objects go, once, whichever of finished() and
+// waitForStopped() comes first.
+void Runner::reap()
+{
+    if (!m_thread)
+        return;
     tsanTakeOver(m_core);
     delete m_core;
     m_core = nullptr;
-    thread->deleteLater();
+    m_thread->deleteLater();
+    m_thread = nullptr;
     setState(State::Stopped);
-    return true;
 }
 
 } // namespace OddJobs

@@ -233,6 +233,7 @@ Q_SIGNALS:
 
 private:
     void setState(State state);
+    void reap();
 
     RunnerConfig m_config;
     HandlerRegistry m_handlers;
