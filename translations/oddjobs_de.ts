@@ -377,22 +377,6 @@ aktualisiert %5</translation>
 <context>
     <name>OddJobs::Ui::JobTableModel</name>
     <message>
-        <source>%1 ms</source>
-        <translation>%1 ms</translation>
-    </message>
-    <message>
-        <source>%1 s</source>
-        <translation>%1 s</translation>
-    </message>
-    <message>
-        <source>%1 min %2 s</source>
-        <translation>%1 min %2 s</translation>
-    </message>
-    <message>
-        <source>%1 h %2 min</source>
-        <translation>%1 h %2 min</translation>
-    </message>
-    <message>
         <source>Queued</source>
         <comment>job status</comment>
         <translation>Eingereiht</translation>

@@ -1,6 +1,7 @@
 #include "jobtablemodel.h"
 
 #include "storeclient.h"
+#include "uiformat.h"
 
 #include <QColor>
 #include <QFont>
@@ -38,17 +39,10 @@ QString formatTime(const QDateTime &t)
     return t.isValid() ? t.toLocalTime().toString(u"yyyy-MM-dd HH:mm:ss"_s) : QString();
 }
 
+// The same duration text the log and statistics panels show.
 QString formatDuration(qint64 ms)
 {
-    if (ms < 0)
-        return {};
-    if (ms < 1000)
-        return JobTableModel::tr("%1 ms").arg(ms);
-    if (ms < 60000)
-        return JobTableModel::tr("%1 s").arg(QString::number(ms / 1000.0, 'f', 1));
-    if (ms < 3600000)
-        return JobTableModel::tr("%1 min %2 s").arg(ms / 60000).arg((ms / 1000) % 60);
-    return JobTableModel::tr("%1 h %2 min").arg(ms / 3600000).arg((ms / 60000) % 60);
+    return ms < 0 ? QString() : Format::duration(ms / 1000.0);
 }
 
 QString errorMessage(const QJsonValue &error)

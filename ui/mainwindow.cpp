@@ -120,6 +120,10 @@ MainWindow::MainWindow(HandlerRegistry handlers, RunnerConfig workerTemplate, bo
     m_statusTimer->setInterval(1000);
     connect(m_statusTimer, &QTimer::timeout, this, &MainWindow::updateStatus);
     m_statusTimer->start();
+    m_runnerRefresh = new QTimer(this);
+    m_runnerRefresh->setSingleShot(true);
+    m_runnerRefresh->setInterval(100);
+    connect(m_runnerRefresh, &QTimer::timeout, m_model, &JobTableModel::refresh);
 
     connect(m_view->selectionModel(), &QItemSelectionModel::selectionChanged, this, [this] {
         updateActions();
@@ -603,9 +607,9 @@ void MainWindow::startWorker()
     m_runner = new Runner(config, m_handlers, this);
     connect(m_runner, &Runner::logEvent, m_log, &LogPanel::addEvent);
     connect(m_runner, &Runner::jobStarted, this, &MainWindow::onRunnerJob);
-    auto finished = [this](const Job &job) {
+    auto finished = [this] {
         m_finishTimes.push_back(QDateTime::currentMSecsSinceEpoch());
-        onRunnerJob(job);
+        onRunnerJob();
     };
     connect(m_runner, &Runner::jobSucceeded, this, finished);
     connect(m_runner, &Runner::jobFailed, this, finished);
@@ -627,12 +631,12 @@ void MainWindow::stopWorker()
         m_runner->stop();
 }
 
-// The local worker's view of a job is newer than the last poll: show it at once. Snapshots
-// from the runner do not carry every field, so the next refresh completes them.
-void MainWindow::onRunnerJob(const Job &job)
+// The local worker changed a job: refresh soon rather than at the next tick. A burst of
+// runner events (hundreds a second) makes one refresh, not one each.
+void MainWindow::onRunnerJob()
 {
-    Q_UNUSED(job);
-    m_model->refresh();
+    if (!m_runnerRefresh->isActive())
+        m_runnerRefresh->start();
 }
 
 void MainWindow::refreshNow()

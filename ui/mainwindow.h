@@ -88,7 +88,7 @@ private:
     void act(Act act);
     void runAction(Act act, const JobFilter &filter);
     void loadChoices();
-    void onRunnerJob(const Job &job);
+    void onRunnerJob();
     void rememberRecent(const QString &url);
     QStringList recentUrls() const;
     void restoreLayout();
@@ -144,6 +144,7 @@ private:
     QLabel *m_totalLabel = nullptr;
     std::deque<qint64> m_finishTimes; // ms since epoch of recent finishes, for jobs/s
     QTimer *m_statusTimer = nullptr;
+    QTimer *m_runnerRefresh = nullptr; // coalesces refreshes asked for by runner events
 };
 
 } // namespace OddJobs::Ui
