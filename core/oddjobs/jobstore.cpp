@@ -130,6 +130,18 @@ QString inList(bool pg, const QString &column, const QString &type = u"text"_s)
               : u"%1 IN (SELECT value FROM json_each(?))"_s.arg(column);
 }
 
+// "Still locked by this worker", for statements that also pick rows by id. The table's
+// locking check makes locked_by non-null exactly while status is 'locked', so PostgreSQL is
+// not told about the status: a status condition lets its planner walk the status index, whose
+// entries for 'locked' include every claim since the last vacuum (tens of milliseconds after a
+// few thousand jobs), where the primary key finds the rows in microseconds.
+QString heldBy(bool pg, const QString &alias = {})
+{
+    const QString prefix = alias.isEmpty() ? QString() : alias + u'.';
+    return pg ? u"%1locked_by = ?"_s.arg(prefix)
+              : u"%1status = 'locked' AND %1locked_by = ?"_s.arg(prefix);
+}
+
 QVariant listParam(bool pg, const QStringList &items)
 {
     if (pg)
@@ -1078,26 +1090,25 @@ Result<QList<Job>> JobStore::claim(const ClaimRequest &request)
         conditions << inList(pg, u"queue"_s);
         binds << listParam(pg, request.queues);
     }
-    binds << request.limit << request.worker;
+    // The worker comes first (in SET) and the limit last (in the subquery).
+    binds.prepend(request.worker);
+    binds << request.limit;
     const QString T = m_options.table.quoted();
     QString sql;
     if (pg) {
-        sql = u"WITH c AS (SELECT id FROM %1 WHERE %2 ORDER BY priority, run_at, id LIMIT ? FOR "
-              "UPDATE SKIP LOCKED) UPDATE %1 AS t SET status = 'locked', locked_at = now(), "
-              "locked_by = ?, started_at = now(), updated_at = now(), attempts = t.attempts + 1 "
-              "FROM c WHERE t.id = c.id RETURNING %3"_s.arg(T, conditions.join(u" AND "_s),
-                                                            columns(true, u"t"_s));
+        // The ids are gathered into an array first, so the update finds its rows through the
+        // primary key; joining a CTE instead let the planner hash the whole table per claim.
+        sql = u"UPDATE %1 AS t SET status = 'locked', locked_at = now(), locked_by = ?, "
+              "started_at = now(), updated_at = now(), attempts = t.attempts + 1 WHERE t.id = "
+              "ANY(ARRAY(SELECT id FROM %1 WHERE %2 ORDER BY priority, run_at, id LIMIT ? FOR "
+              "UPDATE SKIP LOCKED)) RETURNING %3"_s.arg(T, conditions.join(u" AND "_s),
+                                                        columns(true, u"t"_s));
     } else {
         const QString now = sqlNow(Backend::Sqlite);
         sql = u"UPDATE %1 SET status = 'locked', locked_at = %4, locked_by = ?, started_at = %4, "
               "updated_at = %5, attempts = attempts + 1 WHERE id IN (SELECT id FROM %1 WHERE %2 "
               "ORDER BY priority, run_at, id LIMIT ?) RETURNING %3"_s.arg(
                   T, conditions.join(u" AND "_s), columns(false), now, touched(false));
-        // Here the worker comes first (in SET) and the limit last (in the subquery).
-        QVariantList ordered { request.worker };
-        ordered.append(binds.mid(0, binds.size() - 2));
-        ordered << request.limit;
-        binds = ordered;
     }
     Transaction tx(*d->conn);
     if (!pg) {
@@ -1135,10 +1146,14 @@ JobStore::complete(const QString &worker, const QList<JobOutcome> &outcomes, int
     if (defaultMaxAttempts < 1)
         return makeError(ErrorCode::InvalidArgument,
                          u"the default max attempts must be at least 1"_s);
-    QJsonArray rows;
+    const bool pg = d->pg();
+    QJsonArray rows; // SQLite: [{"id": "7", "ok": true, ...}, ...]
+    QByteArray keyed = "{"; // PostgreSQL: {"7": {"ok": true, ...}, ...}
+    QList<qint64> updateIds;
+    QList<qint64> deleteIds;
     bool anyDelete = false;
     for (const JobOutcome &o : outcomes) {
-        QJsonObject row { { u"id"_s, QString::number(o.id) }, { u"ok"_s, o.success } };
+        QJsonObject row { { u"ok"_s, o.success } };
         if (o.success && !o.result.isNull() && !o.result.isUndefined()) {
             auto text = encodePayload(o.result, m_options.maxPayloadBytes, "result");
             if (!text) {
@@ -1152,47 +1167,59 @@ JobStore::complete(const QString &worker, const QList<JobOutcome> &outcomes, int
             QJsonValue error = o.error;
             if (error.isNull() || error.isUndefined())
                 error = QJsonObject { { u"message"_s, u"failed"_s } };
-            if (jsonText(error).size() > 64 * 1024)
-                error = QJsonObject { { u"message"_s,
-                                        QString::fromUtf8(jsonText(error).left(64 * 1024)) },
+            if (const QByteArray text = jsonText(error); text.size() > 64 * 1024)
+                error = QJsonObject { { u"message"_s, QString::fromUtf8(text.left(64 * 1024)) },
                                       { u"truncated"_s, true } };
             row.insert(u"error"_s, error);
             row.insert(u"delay"_s, std::max(0.0, o.retryDelaySeconds));
         }
-        if (o.success && o.deleteOnSuccess) {
-            row.insert(u"del"_s, true);
-            anyDelete = true;
+        const bool remove = o.success && o.deleteOnSuccess;
+        anyDelete = anyDelete || remove;
+        if (pg) {
+            if (remove) {
+                deleteIds << o.id;
+                continue;
+            }
+            updateIds << o.id;
+            if (keyed.size() > 1)
+                keyed += ',';
+            keyed += '"' + QByteArray::number(o.id)
+                + "\":" + QJsonDocument(row).toJson(QJsonDocument::Compact);
+        } else {
+            row.insert(u"id"_s, QString::number(o.id));
+            if (remove)
+                row.insert(u"del"_s, true);
+            rows.append(row);
         }
-        rows.append(row);
     }
-    const QString doc = QString::fromUtf8(QJsonDocument(rows).toJson(QJsonDocument::Compact));
-    const bool pg = d->pg();
     const QString T = m_options.table.quoted();
     QList<WrittenOutcome> written;
     if (pg) {
+        keyed += '}';
+        // Each row looks its outcome up by id in one jsonb object, and the rows are found
+        // through the primary key: a join against a set of outcomes made the planner (which
+        // expects a single row locked by this worker) compare every row with every outcome.
         const QString sql
-            = u"WITH o AS (SELECT * FROM jsonb_to_recordset(CAST(? AS jsonb)) AS x(id bigint, ok "
-              u"boolean, "
-              "result jsonb, error jsonb, delay float8, del boolean)), "
-              "upd AS (UPDATE %1 AS t SET "
-              "status = CASE WHEN o.ok THEN 'success' WHEN t.attempts < COALESCE(t.max_attempts, "
-              "CAST(? AS integer)) "
-              "THEN 'retry' ELSE 'failed' END, "
-              "run_at = CASE WHEN NOT o.ok AND t.attempts < COALESCE(t.max_attempts, CAST(? AS "
-              "integer)) "
-              "THEN now() + make_interval(secs => o.delay) ELSE t.run_at END, "
-              "result = CASE WHEN o.ok THEN o.result ELSE t.result END, "
-              "last_error = CASE WHEN o.ok THEN t.last_error ELSE o.error END, "
+            = u"WITH o AS MATERIALIZED (SELECT CAST(? AS jsonb) AS doc), "
+              "upd AS (UPDATE %1 AS t SET (status, run_at, result, last_error) = (SELECT "
+              "CASE WHEN x.ok THEN 'success' WHEN t.attempts < COALESCE(t.max_attempts, "
+              "CAST(? AS integer)) THEN 'retry' ELSE 'failed' END, "
+              "CASE WHEN NOT x.ok AND t.attempts < COALESCE(t.max_attempts, CAST(? AS integer)) "
+              "THEN now() + make_interval(secs => x.delay) ELSE t.run_at END, "
+              "CASE WHEN x.ok THEN x.result ELSE t.result END, "
+              "CASE WHEN x.ok THEN t.last_error ELSE x.error END "
+              "FROM jsonb_to_record(o.doc -> CAST(t.id AS text)) AS x(ok boolean, result jsonb, "
+              "error jsonb, delay float8)), "
               "locked_at = NULL, locked_by = NULL, finished_at = now(), updated_at = now() "
-              "FROM o WHERE t.id = o.id AND t.status = 'locked' AND t.locked_by = ? AND NOT "
-              "COALESCE(o.ok AND o.del, false) RETURNING t.id, t.status, t.attempts, false AS "
-              "deleted), "
-              "del AS (DELETE FROM %1 AS t USING o WHERE t.id = o.id AND COALESCE(o.ok AND o.del, "
-              "false) "
-              "AND t.status = 'locked' AND t.locked_by = ? RETURNING t.id, 'success'::text, "
-              "t.attempts, "
-              "true AS deleted) SELECT * FROM upd UNION ALL SELECT * FROM del"_s.arg(T);
-        auto q = d->conn->run(sql, { doc, defaultMaxAttempts, defaultMaxAttempts, worker, worker },
+              "FROM o WHERE t.id = ANY(CAST(? AS bigint[])) AND t.locked_by = ? "
+              "RETURNING t.id, t.status, t.attempts, false AS deleted), "
+              "del AS (DELETE FROM %1 AS t WHERE t.id = ANY(CAST(? AS bigint[])) AND "
+              "t.locked_by = ? RETURNING t.id, 'success'::text, t.attempts, true AS deleted) "
+              "SELECT * FROM upd UNION ALL SELECT * FROM del"_s.arg(T);
+        auto q = d->conn->run(sql,
+                              { QString::fromUtf8(keyed), defaultMaxAttempts, defaultMaxAttempts,
+                                listParam(true, updateIds), worker, listParam(true, deleteIds),
+                                worker },
                               u"cannot record job outcomes"_s);
         if (!q)
             return q.error();
@@ -1207,6 +1234,7 @@ JobStore::complete(const QString &worker, const QList<JobOutcome> &outcomes, int
         return written;
     }
 
+    const QString doc = QString::fromUtf8(QJsonDocument(rows).toJson(QJsonDocument::Compact));
     const QString now = sqlNow(Backend::Sqlite);
     Transaction tx(*d->conn);
     if (auto r = tx.begin(); !r)
@@ -1268,9 +1296,9 @@ Result<QList<qint64>> JobStore::heartbeat(const QString &worker, const QList<qin
     const bool pg = d->pg();
     const QString now = sqlNow(m_settings.backend);
     const QString sql
-        = u"UPDATE %1 SET locked_at = %2, updated_at = %4 WHERE %3 AND status = 'locked' "
-          "AND locked_by = ? RETURNING id"_s.arg(m_options.table.quoted(), now,
-                                                 inList(pg, u"id"_s, u"bigint"_s), touched(pg));
+        = u"UPDATE %1 SET locked_at = %2, updated_at = %4 WHERE %3 AND %5 RETURNING id"_s.arg(
+            m_options.table.quoted(), now, inList(pg, u"id"_s, u"bigint"_s), touched(pg),
+            heldBy(pg));
     auto q = d->conn->run(sql, { listParam(pg, ids), worker }, u"cannot refresh job locks"_s);
     if (!q)
         return q.error();
@@ -1287,8 +1315,8 @@ Result<QList<qint64>> JobStore::stillHeld(const QString &worker, const QList<qin
     if (ids.isEmpty())
         return QList<qint64> {};
     const bool pg = d->pg();
-    const QString sql = u"SELECT id FROM %1 WHERE %2 AND status = 'locked' AND locked_by = ?"_s.arg(
-        m_options.table.quoted(), inList(pg, u"id"_s, u"bigint"_s));
+    const QString sql = u"SELECT id FROM %1 WHERE %2 AND %3"_s.arg(
+        m_options.table.quoted(), inList(pg, u"id"_s, u"bigint"_s), heldBy(pg));
     auto q = d->conn->run(sql, { listParam(pg, ids), worker }, u"cannot check job locks"_s);
     if (!q)
         return q.error();
@@ -1374,9 +1402,9 @@ Result<int> JobStore::release(const QString &worker, const QList<qint64> &ids)
     const QString previousAttempt = pg ? u"GREATEST(attempts - 1, 0)"_s : u"max(attempts - 1, 0)"_s;
     const QString sql
         = u"UPDATE %1 SET status = 'queued', run_at = %2, updated_at = %4, attempts = %5, "
-          "locked_at = NULL, locked_by = NULL WHERE %3 AND status = 'locked' AND locked_by = ?"_s
-              .arg(m_options.table.quoted(), now, inList(pg, u"id"_s, u"bigint"_s), touched(pg),
-                   previousAttempt);
+          "locked_at = NULL, locked_by = NULL WHERE %3 AND %6"_s.arg(
+              m_options.table.quoted(), now, inList(pg, u"id"_s, u"bigint"_s), touched(pg),
+              previousAttempt, heldBy(pg));
     auto q = d->conn->run(sql, { listParam(pg, ids), worker }, u"cannot hand jobs back"_s);
     if (!q)
         return q.error();
