@@ -177,7 +177,20 @@ JobHandler HandlerRegistry::find(const QString &type) const
 class JobContext::Control
 {
 public:
+    enum Phase
+    {
+        Waiting, // handed to the pool, not taken up by a pool thread yet
+        Started, // the handler runs (or ran)
+        Skipped, // taken back by the runner before it started: never runs
+    };
+
     Job job;
+    qint64 timeoutMs = 0;
+    // Whoever moves the phase away from Waiting owns the job's start: a pool thread (Started)
+    // or the runner (Skipped), never both.
+    std::atomic<int> phase { Waiting };
+    // Set by the pool thread when it starts the handler, before the start is posted to the
+    // runner, which reads them only after it has taken the start from the mailbox.
     QDeadlineTimer deadline;
     std::atomic<int> stopReason { int(StopReason::None) };
     // The standard types rather than QMutex/QWaitCondition: QWaitCondition unlocks and relocks
@@ -244,9 +257,25 @@ void JobContext::setResult(const QJsonValue &result)
 // name carries no data of ours across threads).
 struct Mailbox
 {
+    struct Finished
+    {
+        qint64 id = 0;
+        HandlerResult result;
+        qint64 durationMs = 0;
+    };
+
     QMutex mutex;
     QObject *target = nullptr;
-    QList<std::pair<qint64, HandlerResult>> finished;
+    QList<qint64> started;
+    QList<Finished> finished;
+
+    // Called with the mutex held. One wake-up per batch: if either list already holds
+    // something, a drain is on its way.
+    void post(bool wasEmpty)
+    {
+        if (wasEmpty && target)
+            QMetaObject::invokeMethod(target, "drainMailbox", Qt::QueuedConnection);
+    }
 };
 
 namespace {
@@ -370,11 +399,15 @@ private:
         HandedBack
     };
 
+    // A job this runner holds: handed to the pool, and started once a pool thread takes it up
+    // (the pool's thread count is the concurrency; jobs beyond it wait in the pool's queue, so a
+    // thread that finishes one job takes the next without a round trip through this thread).
     struct Running
     {
         Job job;
         std::shared_ptr<JobContext::Control> control;
-        QElapsedTimer clock;
+        bool started = false; // the start was taken from the mailbox
+        QElapsedTimer clock; // since the start, as far as this thread knows
         Fate fate = Fate::Running;
         bool outcomeQueued = false; // a timeout's failure already went to m_pending
         QDeadlineTimer grace; // after a stop request: when to give up waiting for the handler
@@ -435,15 +468,28 @@ private:
 
     bool acceptsWork() const { return m_state == Runner::State::Running && m_connected; }
 
+    // Slots in use: the pool runs at most capacity() handlers, and held jobs beyond that wait
+    // in its queue. Counted when a job is handed over, so a dynamic concurrency predicate sees
+    // a job it allowed at once, not only once a thread has taken it up.
+    void countRunning() { runningCount = std::min(int(m_running.size()), capacity()); }
+
     void openListener();
     void closeListener();
     void onNotification(const QString &name, QSqlDriver::NotificationSource,
                         const QVariant &payload);
     void scheduleClaim();
     void claimNow();
-    void startJob(const Job &job);
-    void onHandlerFinished(qint64 id, const HandlerResult &result);
-    void queueOutcome(const Running &r, const JobOutcome &outcome);
+    void dispatch(const Job &job);
+    // Takes a job that no pool thread has started back from the pool: it will never run.
+    static bool trySkip(Running &r)
+    {
+        int waiting = JobContext::Control::Waiting;
+        return r.control->phase.compare_exchange_strong(waiting, JobContext::Control::Skipped);
+    }
+    // Every held job that has not started is taken back and removed; returns them.
+    QList<Job> takeBackUnstarted();
+    void onHandlerFinished(qint64 id, const HandlerResult &result, qint64 durationMs);
+    void queueOutcome(const Running &r, const JobOutcome &outcome, qint64 durationMs);
     // The failure a timed-out attempt is recorded with (retried with backoff if attempts remain).
     JobOutcome timeoutOutcome(const Running &r, const QString &note);
     void scheduleFlush();
@@ -483,7 +529,6 @@ private:
     // Claimed again while the handler of an earlier attempt (one that ignored its stop request)
     // still runs: started when that handler returns, so one job never runs twice at once.
     QHash<qint64, Job> m_deferred;
-    QList<Job> m_ready; // prefetched: claimed, waiting for a free slot, in claim order
     QList<Pending> m_pending;
     Runner::State m_state = Runner::State::Starting;
     bool m_connected = false;
@@ -655,7 +700,6 @@ void RunnerCore::claimNow()
     request.types = m_handlers.types();
     request.anyType = m_handlers.hasCatchAll();
     request.queues = m_config.queues;
-    const int free = capacity() - int(m_running.size());
     if (m_config.concurrency.kind() == ConcurrencyControl::Kind::Dynamic) {
         // One job per "yes", as odd-jobs asks before each job.
         while (acceptsWork() && int(m_running.size()) < capacity()
@@ -670,11 +714,12 @@ void RunnerCore::claimNow()
                 m_mayHaveWork = false;
                 return;
             }
-            startJob(jobs->first());
+            dispatch(jobs->first());
         }
         return;
     }
-    const int wanted = free + std::max(0, m_config.prefetch - int(m_ready.size()));
+    // Free slots plus the prefetch: every held job counts, started or waiting in the pool.
+    const int wanted = capacity() + std::max(0, m_config.prefetch) - int(m_running.size());
     request.limit = std::min(wanted, m_config.maxClaimBatch);
     if (request.limit <= 0)
         return; // a slot freeing up claims again
@@ -684,19 +729,13 @@ void RunnerCore::claimNow()
         return;
     }
     m_mayHaveWork = jobs->size() == request.limit;
-    for (const Job &job : std::as_const(*jobs)) {
-        if (int(m_running.size()) < capacity() && m_ready.isEmpty())
-            startJob(job);
-        else
-            m_ready.append(job);
-    }
-    if (!jobs->isEmpty())
-        armDeadlineTimer();
+    for (const Job &job : std::as_const(*jobs))
+        dispatch(job);
     if (m_mayHaveWork && wantsMore())
         scheduleClaim();
 }
 
-void RunnerCore::startJob(const Job &job)
+void RunnerCore::dispatch(const Job &job)
 {
     if (m_running.contains(job.id)) {
         m_deferred.insert(job.id, job);
@@ -709,16 +748,13 @@ void RunnerCore::startJob(const Job &job)
     r.job = job;
     r.control = std::make_shared<JobContext::Control>();
     r.control->job = job;
-    const int timeout = job.timeoutSeconds.value_or(m_config.defaultTimeoutSeconds);
-    r.control->deadline = QDeadlineTimer(qint64(timeout) * 1000);
-    r.clock.start();
+    r.control->timeoutMs
+        = qint64(job.timeoutSeconds.value_or(m_config.defaultTimeoutSeconds)) * 1000;
     const JobHandler handler = m_handlers.find(job.type());
     m_running.insert(job.id, r);
-    runningCount = int(m_running.size());
+    countRunning();
     if (!m_heartbeatTimer.isActive())
         m_heartbeatTimer.start();
-    log(LogLevel::Info, LogEventKind::JobStart, {}, job);
-    Q_EMIT jobStarted(job);
 
     auto *task = new HandlerTask(handler, r.control, m_mailbox);
     tsanHandOver(&poolHandOver);
@@ -728,6 +764,18 @@ void RunnerCore::startJob(const Job &job)
 void HandlerTask::run()
 {
     tsanTakeOver(&poolHandOver);
+    int waiting = JobContext::Control::Waiting;
+    if (!m_control->phase.compare_exchange_strong(waiting, JobContext::Control::Started))
+        return; // taken back by the runner (cancelled, handed back) before a thread was free
+    QElapsedTimer clock;
+    clock.start();
+    m_control->deadline = QDeadlineTimer(m_control->timeoutMs);
+    {
+        QMutexLocker lock(&m_mailbox->mutex);
+        const bool wasEmpty = m_mailbox->started.isEmpty() && m_mailbox->finished.isEmpty();
+        m_mailbox->started.append(m_control->job.id);
+        m_mailbox->post(wasEmpty);
+    }
     HandlerResult result;
     JobContext ctx(m_control);
     try {
@@ -750,24 +798,37 @@ void HandlerTask::run()
         std::lock_guard lock(m_control->mutex);
         result.result = m_control->result;
     }
+    const qint64 durationMs = clock.elapsed();
     QMutexLocker lock(&m_mailbox->mutex);
-    if (QObject *target = m_mailbox->target) {
-        m_mailbox->finished.append({ m_control->job.id, std::move(result) });
-        QMetaObject::invokeMethod(target, "drainMailbox", Qt::QueuedConnection);
-    }
+    const bool wasEmpty = m_mailbox->started.isEmpty() && m_mailbox->finished.isEmpty();
+    m_mailbox->finished.append({ m_control->job.id, std::move(result), durationMs });
+    m_mailbox->post(wasEmpty);
 }
 
 void RunnerCore::drainMailbox()
 {
-    QList<std::pair<qint64, HandlerResult>> finished;
+    QList<qint64> started;
+    QList<Mailbox::Finished> finished;
     {
         QMutexLocker lock(&m_mailbox->mutex);
+        started = std::exchange(m_mailbox->started, {});
         finished = std::exchange(m_mailbox->finished, {});
     }
-    for (const auto &[id, result] : std::as_const(finished)) {
+    for (qint64 id : std::as_const(started)) {
+        auto it = m_running.find(id);
+        if (it == m_running.end() || it->started)
+            continue;
+        it->started = true;
+        it->clock.start();
+        log(LogLevel::Info, LogEventKind::JobStart, {}, it->job);
+        Q_EMIT jobStarted(it->job);
+    }
+    if (!started.isEmpty())
+        armDeadlineTimer();
+    for (const Mailbox::Finished &f : std::as_const(finished)) {
         if (m_state == Runner::State::Stopped)
             break; // finished while handling the previous one
-        onHandlerFinished(id, result);
+        onHandlerFinished(f.id, f.result, f.durationMs);
     }
 }
 
@@ -782,14 +843,14 @@ QJsonObject RunnerCore::errorJson(const QString &kind, const QString &message,
     return error;
 }
 
-void RunnerCore::onHandlerFinished(qint64 id, const HandlerResult &result)
+void RunnerCore::onHandlerFinished(qint64 id, const HandlerResult &result, qint64 durationMs)
 {
     auto it = m_running.find(id);
     if (it == m_running.end())
         return;
     Running r = it.value();
     m_running.erase(it);
-    runningCount = int(m_running.size());
+    countRunning();
     if (m_running.isEmpty())
         m_heartbeatTimer.stop();
 
@@ -805,12 +866,12 @@ void RunnerCore::onHandlerFinished(qint64 id, const HandlerResult &result)
             outcome.error = errorJson(u"error"_s, result.errorMessage, result.errorDetails);
             outcome.retryDelaySeconds = m_config.backoff.delaySeconds(r.job.attempts);
         }
-        queueOutcome(r, outcome);
+        queueOutcome(r, outcome, durationMs);
         break;
     }
     case Fate::TimedOut:
         if (!r.outcomeQueued) {
-            queueOutcome(r, timeoutOutcome(r, {}));
+            queueOutcome(r, timeoutOutcome(r, {}), durationMs);
         }
         break;
     case Fate::Cancelled:
@@ -822,17 +883,7 @@ void RunnerCore::onHandlerFinished(qint64 id, const HandlerResult &result)
         d != m_deferred.cend() && m_state == Runner::State::Running) {
         const Job next = *d;
         m_deferred.erase(d);
-        startJob(next);
-        armDeadlineTimer();
-    }
-    if (m_state == Runner::State::Running) {
-        bool started = false;
-        while (!m_ready.isEmpty() && int(m_running.size()) < capacity()) {
-            startJob(m_ready.takeFirst());
-            started = true;
-        }
-        if (started)
-            armDeadlineTimer();
+        dispatch(next);
     }
     if (m_state == Runner::State::Draining || m_state == Runner::State::Stopping)
         maybeFinish();
@@ -842,7 +893,8 @@ void RunnerCore::onHandlerFinished(qint64 id, const HandlerResult &result)
 
 bool RunnerCore::wantsMore() const
 {
-    return int(m_running.size()) < capacity() || m_ready.size() <= m_config.prefetch / 2;
+    // A slot is free, or the prefetched jobs waiting in the pool are down to half.
+    return int(m_running.size()) < capacity() + (std::max(0, m_config.prefetch) + 1) / 2;
 }
 
 JobOutcome RunnerCore::timeoutOutcome(const Running &r, const QString &note)
@@ -857,9 +909,9 @@ JobOutcome RunnerCore::timeoutOutcome(const Running &r, const QString &note)
     return outcome;
 }
 
-void RunnerCore::queueOutcome(const Running &r, const JobOutcome &outcome)
+void RunnerCore::queueOutcome(const Running &r, const JobOutcome &outcome, qint64 durationMs)
 {
-    m_pending.append(Pending { outcome, r.job, r.clock.elapsed() });
+    m_pending.append(Pending { outcome, r.job, durationMs });
     scheduleFlush();
 }
 
@@ -985,8 +1037,6 @@ void RunnerCore::heartbeat()
         if (holdsLock(*it) && !m_deferred.contains(it.key()))
             ids << it.key();
     }
-    for (const Job &job : std::as_const(m_ready))
-        ids << job.id;
     for (const Pending &p : std::as_const(m_pending)) {
         if (!ids.contains(p.job.id))
             ids << p.job.id;
@@ -1033,8 +1083,6 @@ void RunnerCore::checkCancellations()
         if (holdsLock(*it) && !m_deferred.contains(it.key()))
             ids << it.key();
     }
-    for (const Job &job : std::as_const(m_ready))
-        ids << job.id;
     if (ids.isEmpty())
         return;
     auto held = m_store->stillHeld(m_worker, ids);
@@ -1047,19 +1095,19 @@ void RunnerCore::checkCancellations()
             continue;
         auto current = m_store->find(id);
         const bool cancelled = current && (!*current || (*current)->status == JobStatus::Cancelled);
-        if (const auto r = std::find_if(m_ready.begin(), m_ready.end(),
-                                        [id](const Job &job) { return job.id == id; });
-            r != m_ready.end()) {
-            log(LogLevel::Info, cancelled ? LogEventKind::JobCancelled : LogEventKind::JobLockLost,
-                u"changed by someone else before it started; not running it"_s, *r);
-            m_ready.erase(r);
-            continue;
-        }
         if (auto d = m_deferred.find(id); d != m_deferred.end()) {
             // Never started: nothing to stop, and the row is not ours any more.
             log(LogLevel::Info, cancelled ? LogEventKind::JobCancelled : LogEventKind::JobLockLost,
                 u"changed by someone else before it started; not running it"_s, *d);
             m_deferred.erase(d);
+            continue;
+        }
+        if (auto r = m_running.find(id);
+            r != m_running.end() && r->fate == Fate::Running && !r->started && trySkip(*r)) {
+            log(LogLevel::Info, cancelled ? LogEventKind::JobCancelled : LogEventKind::JobLockLost,
+                u"changed by someone else before it started; not running it"_s, r->job);
+            m_running.erase(r);
+            countRunning();
             continue;
         }
         requestStop(id, cancelled ? Fate::Cancelled : Fate::LockLost,
@@ -1078,17 +1126,20 @@ void RunnerCore::requestStop(qint64 id, Fate fate, StopReason reason)
     it->control->requestStop(reason);
     it->grace = QDeadlineTimer(m_config.stopGraceMs);
     const Job job = it->job;
+    // A start may still be in the mailbox: the handler runs, but this thread has no clock yet.
+    const std::optional<qint64> elapsed
+        = it->started ? std::optional<qint64>(it->clock.elapsed()) : std::nullopt;
     switch (fate) {
     case Fate::TimedOut:
         log(LogLevel::Warning, LogEventKind::JobTimeout,
             u"deadline of %1 s passed; asking the handler to stop"_s.arg(
                 job.timeoutSeconds.value_or(m_config.defaultTimeoutSeconds)),
-            job, it->clock.elapsed());
+            job, elapsed);
         Q_EMIT jobTimedOut(job);
         break;
     case Fate::Cancelled:
         log(LogLevel::Info, LogEventKind::JobCancelled,
-            u"cancelled while running; handler asked to stop"_s, job, it->clock.elapsed());
+            u"cancelled while running; handler asked to stop"_s, job, elapsed);
         Q_EMIT jobCancelled(job);
         break;
     case Fate::LockLost:
@@ -1107,6 +1158,8 @@ void RunnerCore::armDeadlineTimer()
     qint64 next = -1;
     for (auto it = m_running.cbegin(); it != m_running.cend(); ++it) {
         qint64 remaining = -1;
+        if (!it->started)
+            continue; // no deadline before the handler starts
         if (it->fate == Fate::Running)
             remaining = it->control->deadline.remainingTime();
         else if (it->fate == Fate::TimedOut && !it->outcomeQueued)
@@ -1124,15 +1177,17 @@ void RunnerCore::checkDeadlines()
 {
     QList<qint64> expired;
     for (auto it = m_running.begin(); it != m_running.end(); ++it) {
+        if (!it->started)
+            continue;
         if (it->fate == Fate::Running && it->control->deadline.hasExpired()) {
             expired << it.key();
         } else if (it->fate == Fate::TimedOut && !it->outcomeQueued && it->grace.hasExpired()) {
             // The handler ignores the request to stop. Record the timeout now so the job is not
             // stuck; its slot stays busy until the handler really returns.
             it->outcomeQueued = true;
-            queueOutcome(
-                it.value(),
-                timeoutOutcome(it.value(), u"; the handler ignored the request to stop"_s));
+            queueOutcome(it.value(),
+                         timeoutOutcome(it.value(), u"; the handler ignored the request to stop"_s),
+                         it->clock.elapsed());
         }
     }
     for (qint64 id : std::as_const(expired))
@@ -1241,7 +1296,10 @@ void RunnerCore::stopNow()
 
 void RunnerCore::handBackAll()
 {
+    QList<Job> unstarted = takeBackUnstarted();
     QList<qint64> ids;
+    for (const Job &job : std::as_const(unstarted))
+        ids << job.id;
     for (auto it = m_running.begin(); it != m_running.end(); ++it) {
         if (it->fate == Fate::Running) {
             it->fate = Fate::HandedBack;
@@ -1250,7 +1308,7 @@ void RunnerCore::handBackAll()
         } else if (it->fate == Fate::TimedOut && !it->outcomeQueued) {
             it->outcomeQueued = true;
             it->control->requestStop(StopReason::Shutdown);
-            queueOutcome(it.value(), timeoutOutcome(it.value(), {}));
+            queueOutcome(it.value(), timeoutOutcome(it.value(), {}), it->clock.elapsed());
         }
     }
     if (ids.isEmpty() || !m_store)
@@ -1267,16 +1325,35 @@ void RunnerCore::handBackAll()
                 .arg(released.error().message));
         return;
     }
-    for (qint64 id : std::as_const(ids))
-        log(LogLevel::Info, LogEventKind::JobHandedBack, u"handed back to the queue"_s,
-            m_running.value(id).job);
+    for (const Job &job : std::as_const(unstarted))
+        log(LogLevel::Info, LogEventKind::JobHandedBack, u"handed back to the queue"_s, job);
+    for (auto it = m_running.cbegin(); it != m_running.cend(); ++it) {
+        if (it->fate == Fate::HandedBack && ids.contains(it.key()))
+            log(LogLevel::Info, LogEventKind::JobHandedBack, u"handed back to the queue"_s,
+                it->job);
+    }
+}
+
+QList<Job> RunnerCore::takeBackUnstarted()
+{
+    QList<Job> taken;
+    for (auto it = m_running.begin(); it != m_running.end();) {
+        if (it->fate == Fate::Running && !it->started && trySkip(*it)) {
+            taken << it->job;
+            it = m_running.erase(it);
+            countRunning();
+        } else {
+            ++it;
+        }
+    }
+    return taken;
 }
 
 // Deferred and prefetched jobs never started: they go back to the queue on shutdown.
 void RunnerCore::releaseDeferred()
 {
     QHash<qint64, Job> deferred = std::exchange(m_deferred, {});
-    for (const Job &job : std::exchange(m_ready, {}))
+    for (const Job &job : takeBackUnstarted())
         deferred.insert(job.id, job);
     if (deferred.isEmpty())
         return;
@@ -1329,8 +1406,10 @@ void RunnerCore::finish()
         t->stop();
     // Handlers still running were asked to stop; give them a moment, but a handler that
     // ignores every request cannot hold the process hostage.
-    for (auto it = m_running.begin(); it != m_running.end(); ++it)
+    for (auto it = m_running.begin(); it != m_running.end(); ++it) {
+        trySkip(*it);
         it->control->requestStop(StopReason::Shutdown);
+    }
     m_pool->waitForDone(m_running.isEmpty() ? -1 : 1000);
     {
         QMutexLocker lock(&m_mailbox->mutex);
