@@ -325,15 +325,59 @@ private:
 
 } // namespace
 
+// What the runner thread has to say to the Runner's thread, in order. The first note of a
+// burst posts one delivery; the delivery takes notes one at a time, so a slot that spins an
+// event loop (and so a nested delivery) cannot reorder them.
+class Outbox : public std::enable_shared_from_this<Outbox>
+{
+public:
+    explicit Outbox(Runner *owner)
+        : m_owner(owner)
+    {
+    }
+
+    void post(std::function<void(Runner &)> note)
+    {
+        QMutexLocker lock(&m_mutex);
+        const bool wake = m_notes.isEmpty();
+        m_notes.append(std::move(note));
+        if (wake) {
+            // The Runner as context: a delivery posted to a Runner being destroyed is dropped.
+            QMetaObject::invokeMethod(
+                m_owner, [self = shared_from_this()] { self->deliver(); }, Qt::QueuedConnection);
+        }
+    }
+
+private:
+    void deliver()
+    {
+        for (;;) {
+            std::function<void(Runner &)> note;
+            {
+                QMutexLocker lock(&m_mutex);
+                if (m_notes.isEmpty())
+                    return;
+                note = m_notes.takeFirst();
+            }
+            note(*m_owner);
+        }
+    }
+
+    Runner *m_owner;
+    QMutex m_mutex;
+    QList<std::function<void(Runner &)>> m_notes;
+};
+
 class RunnerCore : public QObject
 {
     Q_OBJECT
 public:
-    RunnerCore(RunnerConfig config, HandlerRegistry handlers, QString worker)
+    RunnerCore(RunnerConfig config, HandlerRegistry handlers, QString worker, Runner *owner)
         : m_config(std::move(config))
         , m_handlers(std::move(handlers))
         , m_worker(std::move(worker))
         , m_mailbox(std::make_shared<Mailbox>())
+        , m_outbox(std::make_shared<Outbox>(owner))
     {
         m_mailbox->target = this;
         const bool pg = m_config.connection.backend == Backend::PostgreSql;
@@ -378,18 +422,52 @@ public Q_SLOTS:
     void drainMailbox();
 
 Q_SIGNALS:
-    void jobStarted(const OddJobs::Job &job);
-    void jobSucceeded(const OddJobs::Job &job, qint64 durationMs);
-    void jobFailed(const OddJobs::Job &job, const QJsonValue &error, qint64 durationMs);
-    void jobPermanentlyFailed(const OddJobs::Job &job, const QJsonValue &error, qint64 durationMs);
-    void jobTimedOut(const OddJobs::Job &job);
-    void jobCancelled(const OddJobs::Job &job);
-    void stateChanged(OddJobs::Runner::State state);
-    void databaseError(const QString &message);
-    void logEvent(const OddJobs::LogEvent &event);
     void finished();
 
 private:
+    // The Runner's signals, emitted in the Runner's thread in the order they happen here. They
+    // travel through the outbox rather than as queued signals: one wake-up of that thread per
+    // burst instead of one per signal (four per job).
+    void jobStarted(const Job &job)
+    {
+        post([job](Runner &r) { Q_EMIT r.jobStarted(job); });
+    }
+    void jobSucceeded(const Job &job, qint64 durationMs)
+    {
+        post([job, durationMs](Runner &r) { Q_EMIT r.jobSucceeded(job, durationMs); });
+    }
+    void jobFailed(const Job &job, const QJsonValue &error, qint64 durationMs)
+    {
+        post([job, error, durationMs](Runner &r) { Q_EMIT r.jobFailed(job, error, durationMs); });
+    }
+    void jobPermanentlyFailed(const Job &job, const QJsonValue &error, qint64 durationMs)
+    {
+        post([job, error, durationMs](Runner &r) {
+            Q_EMIT r.jobPermanentlyFailed(job, error, durationMs);
+        });
+    }
+    void jobTimedOut(const Job &job)
+    {
+        post([job](Runner &r) { Q_EMIT r.jobTimedOut(job); });
+    }
+    void jobCancelled(const Job &job)
+    {
+        post([job](Runner &r) { Q_EMIT r.jobCancelled(job); });
+    }
+    void stateChanged(Runner::State state)
+    {
+        post([state](Runner &r) { r.coreStateChanged(state); });
+    }
+    void databaseError(const QString &message)
+    {
+        post([message](Runner &r) { Q_EMIT r.databaseError(message); });
+    }
+    void logEvent(const LogEvent &event)
+    {
+        post([event](Runner &r) { Q_EMIT r.logEvent(event); });
+    }
+    void post(std::function<void(Runner &)> note) { m_outbox->post(std::move(note)); }
+
     enum class Fate
     {
         Running,
@@ -521,6 +599,7 @@ private:
     HandlerRegistry m_handlers;
     QString m_worker;
     std::shared_ptr<Mailbox> m_mailbox;
+    std::shared_ptr<Outbox> m_outbox;
     QThreadPool *m_pool = new QThreadPool; // see ~RunnerCore
     std::unique_ptr<JobStore> m_store;
     QSqlDatabase m_listenDb;
@@ -1489,24 +1568,9 @@ void Runner::start()
         return;
     m_thread = new QThread;
     m_thread->setObjectName(u"oddjobs-runner"_s);
-    m_core = new RunnerCore(m_config, m_handlers, m_workerName);
+    m_core = new RunnerCore(m_config, m_handlers, m_workerName, this);
     m_core->moveToThread(m_thread);
     connect(m_thread, &QThread::started, m_core, &RunnerCore::begin);
-    connect(m_core, &RunnerCore::jobStarted, this, &Runner::jobStarted);
-    connect(m_core, &RunnerCore::jobSucceeded, this, &Runner::jobSucceeded);
-    connect(m_core, &RunnerCore::jobFailed, this, &Runner::jobFailed);
-    connect(m_core, &RunnerCore::jobPermanentlyFailed, this, &Runner::jobPermanentlyFailed);
-    connect(m_core, &RunnerCore::jobTimedOut, this, &Runner::jobTimedOut);
-    connect(m_core, &RunnerCore::jobCancelled, this, &Runner::jobCancelled);
-    connect(m_core, &RunnerCore::databaseError, this, &Runner::databaseError);
-    connect(m_core, &RunnerCore::logEvent, this, &Runner::logEvent);
-    connect(m_core, &RunnerCore::stateChanged, this, [this](State s) {
-        if (s == State::Stopped)
-            return; // reported once the thread has really ended
-        setState(s);
-        if (s == State::Running)
-            Q_EMIT started();
-    });
     // The core finishes in its thread; the thread then ends and the objects go.
     // Direct: the Runner's thread may be blocked in waitForStopped() (the destructor is), and
     // QThread::quit() is thread-safe.
@@ -1514,6 +1578,15 @@ void Runner::start()
     connect(m_thread, &QThread::finished, this, &Runner::reap);
     setState(State::Starting);
     m_thread->start();
+}
+
+void Runner::coreStateChanged(State s)
+{
+    if (s == State::Stopped)
+        return; // reported once the thread has really ended
+    setState(s);
+    if (s == State::Running)
+        Q_EMIT started();
 }
 
 void Runner::stop()

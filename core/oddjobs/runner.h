@@ -232,7 +232,9 @@ Q_SIGNALS:
     void stopped();
 
 private:
+    friend class RunnerCore;
     void setState(State state);
+    void coreStateChanged(State state);
     void reap();
 
     RunnerConfig m_config;
