@@ -10,6 +10,7 @@
 #include <QMutex>
 #include <QPointer>
 #include <QRandomGenerator>
+#include <QSet>
 #include <QSqlDriver>
 #include <QSysInfo>
 #include <QThread>
@@ -338,7 +339,7 @@ public:
 
     void post(std::function<void(Runner &)> note)
     {
-        QMutexLocker lock(&m_mutex);
+        std::lock_guard lock(m_mutex);
         const bool wake = m_notes.isEmpty();
         m_notes.append(std::move(note));
         if (wake) {
@@ -354,7 +355,7 @@ private:
         for (;;) {
             std::function<void(Runner &)> note;
             {
-                QMutexLocker lock(&m_mutex);
+                std::lock_guard lock(m_mutex);
                 if (m_notes.isEmpty())
                     return;
                 note = m_notes.takeFirst();
@@ -364,8 +365,101 @@ private:
     }
 
     Runner *m_owner;
-    QMutex m_mutex;
+    std::mutex m_mutex;
     QList<std::function<void(Runner &)>> m_notes;
+};
+
+// PostgreSQL: outcomes are written over a connection of their own on a thread of their own,
+// so the runner thread claims the next batch while the last batch's outcomes commit (two
+// server processes busy and two commits in flight instead of one after the other). One write
+// at a time; data crosses threads through the mutex, the wake-ups are calls by name.
+class OutcomeWriter : public QObject
+{
+    Q_OBJECT
+public:
+    OutcomeWriter(const RunnerConfig &config, QString worker, QObject *core)
+        : m_settings(config.connection)
+        , m_options(config.store)
+        , m_worker(std::move(worker))
+        , m_defaultMaxAttempts(config.defaultMaxAttempts)
+        , m_core(core)
+    {
+    }
+
+    // Runner thread.
+    void submit(QList<JobOutcome> outcomes)
+    {
+        {
+            std::lock_guard lock(m_mutex);
+            m_request = std::move(outcomes);
+        }
+        QMetaObject::invokeMethod(this, "write", Qt::QueuedConnection);
+    }
+
+    Result<QList<WrittenOutcome>> takeReply()
+    {
+        std::lock_guard lock(m_mutex);
+        return std::exchange(m_reply, makeError(ErrorCode::Database, u"no reply"_s));
+    }
+
+public Q_SLOTS:
+    // At start, so that a server restart before the first write shows as a failed write (and
+    // the runner reconnects its other connections) rather than passing unnoticed.
+    void open()
+    {
+        if (auto store = JobStore::open(m_settings, m_options); store)
+            m_store = std::move(*store);
+    }
+
+    void write()
+    {
+        QList<JobOutcome> outcomes;
+        {
+            std::lock_guard lock(m_mutex);
+            outcomes = std::exchange(m_request, {});
+        }
+        Result<QList<WrittenOutcome>> reply = makeError(ErrorCode::Database, u"not written"_s);
+        if (!m_store) {
+            auto store = JobStore::open(m_settings, m_options);
+            if (store)
+                m_store = std::move(*store);
+            else
+                reply = store.error();
+        } else if (m_broken) {
+            if (auto r = m_store->reconnect(); r)
+                m_broken = false;
+            else
+                reply = r.error();
+        }
+        if (m_store && !m_broken) {
+            reply = m_store->complete(m_worker, outcomes, m_defaultMaxAttempts);
+            m_broken = !reply && reply.error().code == ErrorCode::ConnectionFailed;
+        }
+        {
+            std::lock_guard lock(m_mutex);
+            m_reply = std::move(reply);
+        }
+        QMetaObject::invokeMethod(m_core, "onWritten", Qt::QueuedConnection);
+    }
+
+    // Closes the connection in the thread that opened it.
+    void close()
+    {
+        m_store.reset();
+        tsanHandOver(this); // deleted by the runner thread once this thread has ended
+    }
+
+private:
+    const ConnectionSettings m_settings;
+    const StoreOptions m_options;
+    const QString m_worker;
+    const int m_defaultMaxAttempts;
+    QObject *const m_core;
+    std::unique_ptr<JobStore> m_store; // writer thread only
+    bool m_broken = false;
+    std::mutex m_mutex;
+    QList<JobOutcome> m_request;
+    Result<QList<WrittenOutcome>> m_reply = makeError(ErrorCode::Database, u"no reply"_s);
 };
 
 class RunnerCore : public QObject
@@ -420,6 +514,8 @@ public Q_SLOTS:
     }
     // Handlers that finished (see Mailbox).
     void drainMailbox();
+    // The OutcomeWriter's reply.
+    void onWritten();
 
 Q_SIGNALS:
     void finished();
@@ -572,6 +668,9 @@ private:
     JobOutcome timeoutOutcome(const Running &r, const QString &note);
     void scheduleFlush();
     void flush();
+    // The first `count` pending outcomes were written (or found taken over): report them.
+    void recordWritten(qsizetype count, const QList<WrittenOutcome> &written);
+    void stopWriter();
     void poll();
     void heartbeat();
     void checkCancellations();
@@ -602,6 +701,10 @@ private:
     std::shared_ptr<Outbox> m_outbox;
     QThreadPool *m_pool = new QThreadPool; // see ~RunnerCore
     std::unique_ptr<JobStore> m_store;
+    OutcomeWriter *m_writer = nullptr; // PostgreSQL only
+    QThread *m_writerThread = nullptr;
+    qsizetype m_inFlight = 0; // the first m_inFlight of m_pending are being written
+    QSet<qint64> m_inFlightIds;
     QSqlDatabase m_listenDb;
     QString m_listenName;
     QHash<qint64, Running> m_running;
@@ -684,6 +787,14 @@ void RunnerCore::begin()
         return;
     }
     m_connected = true;
+    if (m_config.connection.backend == Backend::PostgreSql) {
+        m_writerThread = new QThread;
+        m_writerThread->setObjectName(u"oddjobs-writer"_s);
+        m_writer = new OutcomeWriter(m_config, m_worker, this);
+        m_writer->moveToThread(m_writerThread);
+        m_writerThread->start();
+        QMetaObject::invokeMethod(m_writer, "open", Qt::QueuedConnection);
+    }
     openListener();
     m_sinceRescue.start();
     m_sincePrune.start();
@@ -821,6 +932,12 @@ void RunnerCore::dispatch(const Job &job)
         log(LogLevel::Debug, LogEventKind::Text,
             u"claimed again while the previous attempt's handler still runs; waiting for it"_s,
             job);
+        return;
+    }
+    if (m_inFlightIds.contains(job.id)) {
+        // The previous attempt's outcome committed, but its reply is still on the way: started
+        // once that is reported (onWritten), so the events keep their order.
+        m_deferred.insert(job.id, job);
         return;
     }
     Running r;
@@ -1003,21 +1120,66 @@ void RunnerCore::scheduleFlush()
 void RunnerCore::flush()
 {
     m_flushTimer.stop();
-    if (m_pending.isEmpty() || !m_connected || !m_store)
+    // A write in flight flushes again when it returns.
+    if (m_pending.isEmpty() || !m_connected || !m_store || m_inFlight > 0)
         return;
     QList<JobOutcome> outcomes;
     outcomes.reserve(m_pending.size());
     for (const Pending &p : std::as_const(m_pending))
         outcomes << p.outcome;
+    if (m_writer && m_state == Runner::State::Running) {
+        m_inFlight = m_pending.size();
+        for (const JobOutcome &o : std::as_const(outcomes))
+            m_inFlightIds.insert(o.id);
+        m_writer->submit(std::move(outcomes));
+        return;
+    }
+    // SQLite (one writer at a time anyway), and the last outcomes while stopping.
     auto written = m_store->complete(m_worker, outcomes, m_config.defaultMaxAttempts);
     if (!written) {
         handleStoreError(written.error(), u"write outcomes"_s);
         return; // kept in m_pending, written after the reconnect
     }
+    recordWritten(m_pending.size(), *written);
+}
+
+void RunnerCore::onWritten()
+{
+    if (!m_writer || m_inFlight == 0)
+        return;
+    const auto written = m_writer->takeReply();
+    const qsizetype count = std::exchange(m_inFlight, 0);
+    m_inFlightIds.clear();
+    if (!written)
+        handleStoreError(written.error(), u"write outcomes"_s); // kept in m_pending
+    else
+        recordWritten(count, *written);
+    // Claimed again before this reply came (see dispatch()).
+    if (m_state == Runner::State::Running) {
+        const QList<Job> waiting = m_deferred.values();
+        for (const Job &job : waiting) {
+            if (!m_running.contains(job.id)) {
+                m_deferred.remove(job.id);
+                dispatch(job);
+            }
+        }
+    }
+    if (m_state == Runner::State::Draining || m_state == Runner::State::Stopping) {
+        maybeFinish();
+        return;
+    }
+    if (written && !m_pending.isEmpty())
+        scheduleFlush(); // finished while the last write was in flight
+}
+
+void RunnerCore::recordWritten(qsizetype count, const QList<WrittenOutcome> &written)
+{
     QHash<qint64, WrittenOutcome> byId;
-    for (const WrittenOutcome &w : std::as_const(*written))
+    byId.reserve(written.size());
+    for (const WrittenOutcome &w : written)
         byId.insert(w.id, w);
-    const QList<Pending> done = std::exchange(m_pending, {});
+    const QList<Pending> done = m_pending.first(count);
+    m_pending.remove(0, count);
     for (const Pending &p : done) {
         Job job = p.job;
         auto w = byId.find(job.id);
@@ -1458,6 +1620,8 @@ void RunnerCore::maybeFinish()
 {
     if (m_state != Runner::State::Draining && m_state != Runner::State::Stopping)
         return;
+    if (m_inFlight > 0)
+        return; // onWritten() comes back here
     flush();
     bool busy = false;
     for (auto it = m_running.cbegin(); it != m_running.cend(); ++it) {
@@ -1477,6 +1641,22 @@ void RunnerCore::maybeFinish()
     finish();
 }
 
+void RunnerCore::stopWriter()
+{
+    if (!m_writer)
+        return;
+    QMetaObject::invokeMethod(m_writer, "close", Qt::BlockingQueuedConnection);
+    m_writerThread->quit();
+    m_writerThread->wait();
+    tsanTakeOver(m_writer);
+    delete m_writer;
+    delete m_writerThread;
+    m_writer = nullptr;
+    m_writerThread = nullptr;
+    m_inFlight = 0;
+    m_inFlightIds.clear();
+}
+
 void RunnerCore::finish()
 {
     m_state = Runner::State::Stopping;
@@ -1494,6 +1674,7 @@ void RunnerCore::finish()
         QMutexLocker lock(&m_mailbox->mutex);
         m_mailbox->target = nullptr;
     }
+    stopWriter();
     closeListener();
     m_store.reset();
     setState(Runner::State::Stopped);
