@@ -1052,6 +1052,7 @@ void TestRunner::prefetchHoldsAndHandsBack()
         Runner runner(config, handlers);
         runner.start();
         QTRY_COMPARE_WITH_TIMEOUT(store->count(locked).value(), qint64(6), scaled(5000));
+        QTRY_COMPARE_WITH_TIMEOUT(running.load(), 2, scaled(5000));
         runner.stop();
         QVERIFY(runner.waitForStopped(scaled(10000)));
         QCOMPARE(store->count(locked).value(), qint64(0));

@@ -329,7 +329,7 @@ private:
 // What the runner thread has to say to the Runner's thread, in order. The first note of a
 // burst posts one delivery; the delivery takes notes one at a time, so a slot that spins an
 // event loop (and so a nested delivery) cannot reorder them.
-class Outbox : public std::enable_shared_from_this<Outbox>
+class Outbox
 {
 public:
     explicit Outbox(Runner *owner)
@@ -342,14 +342,13 @@ public:
         std::lock_guard lock(m_mutex);
         const bool wake = m_notes.isEmpty();
         m_notes.append(std::move(note));
-        if (wake) {
-            // The Runner as context: a delivery posted to a Runner being destroyed is dropped.
-            QMetaObject::invokeMethod(
-                m_owner, [self = shared_from_this()] { self->deliver(); }, Qt::QueuedConnection);
-        }
+        // A call by name carries no data of ours across threads (the notes go through the
+        // mutex), and a delivery posted to a Runner being destroyed is dropped.
+        if (wake)
+            QMetaObject::invokeMethod(m_owner, "deliverNotes", Qt::QueuedConnection);
     }
 
-private:
+    // The Runner's thread.
     void deliver()
     {
         for (;;) {
@@ -364,6 +363,7 @@ private:
         }
     }
 
+private:
     Runner *m_owner;
     std::mutex m_mutex;
     QList<std::function<void(Runner &)>> m_notes;
@@ -466,12 +466,13 @@ class RunnerCore : public QObject
 {
     Q_OBJECT
 public:
-    RunnerCore(RunnerConfig config, HandlerRegistry handlers, QString worker, Runner *owner)
+    RunnerCore(RunnerConfig config, HandlerRegistry handlers, QString worker,
+               std::shared_ptr<Outbox> outbox)
         : m_config(std::move(config))
         , m_handlers(std::move(handlers))
         , m_worker(std::move(worker))
         , m_mailbox(std::make_shared<Mailbox>())
-        , m_outbox(std::make_shared<Outbox>(owner))
+        , m_outbox(std::move(outbox))
     {
         m_mailbox->target = this;
         const bool pg = m_config.connection.backend == Backend::PostgreSql;
@@ -1749,7 +1750,9 @@ void Runner::start()
         return;
     m_thread = new QThread;
     m_thread->setObjectName(u"oddjobs-runner"_s);
-    m_core = new RunnerCore(m_config, m_handlers, m_workerName, this);
+    if (!m_outbox)
+        m_outbox = std::make_shared<Outbox>(this);
+    m_core = new RunnerCore(m_config, m_handlers, m_workerName, m_outbox);
     m_core->moveToThread(m_thread);
     connect(m_thread, &QThread::started, m_core, &RunnerCore::begin);
     // The core finishes in its thread; the thread then ends and the objects go.
@@ -1759,6 +1762,12 @@ void Runner::start()
     connect(m_thread, &QThread::finished, this, &Runner::reap);
     setState(State::Starting);
     m_thread->start();
+}
+
+void Runner::deliverNotes()
+{
+    if (m_outbox)
+        m_outbox->deliver();
 }
 
 void Runner::coreStateChanged(State s)

@@ -177,6 +177,7 @@ private:
 };
 
 class RunnerCore;
+class Outbox;
 
 // Runs jobs from the table: claims what it has handlers for on its own thread, executes them
 // on its own thread pool, writes outcomes in batches, and reports through signals in the
@@ -231,6 +232,9 @@ Q_SIGNALS:
     void started();
     void stopped();
 
+private Q_SLOTS:
+    void deliverNotes(); // see Outbox in runner.cpp
+
 private:
     friend class RunnerCore;
     void setState(State state);
@@ -243,6 +247,7 @@ private:
     State m_state = State::Stopped;
     QThread *m_thread = nullptr;
     RunnerCore *m_core = nullptr;
+    std::shared_ptr<Outbox> m_outbox;
 };
 
 OJ_CORE_EXPORT QString runnerStateName(Runner::State state);
