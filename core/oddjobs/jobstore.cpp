@@ -541,7 +541,18 @@ Result<QList<qint64>> JobStore::enqueueMany(const QList<NewJob> &jobs)
     if (jobs.isEmpty())
         return QList<qint64> {};
     const bool pg = d->pg();
-    QJsonArray rows;
+    QJsonArray rows; // SQLite
+    // PostgreSQL: one array per column, unnested in one statement. Array literals cost the
+    // server less than a JSON document of rows, and the payloads are parsed once, as jsonb.
+    QString payloads = u"{"_s, runAts = u"{"_s, delays = u"{"_s, queues = u"{"_s,
+            priorities = u"{"_s, maxAttempts = u"{"_s, timeouts = u"{"_s;
+    const auto quoted = [](QString text) -> QString {
+        text.replace(u'\\', u"\\\\"_s);
+        text.replace(u'"', u"\\\""_s);
+        return u'"' + text + u'"';
+    };
+    const auto number
+        = [](const auto &value) -> QString { return value ? QString::number(*value) : u"NULL"_s; };
     for (qsizetype i = 0; i < jobs.size(); ++i) {
         auto e = encodeJob(jobs.at(i), m_options.maxPayloadBytes);
         if (!e) {
@@ -550,6 +561,20 @@ Result<QList<qint64>> JobStore::enqueueMany(const QList<NewJob> &jobs)
             return error;
         }
         const NewJob &job = jobs.at(i);
+        if (pg) {
+            const QString sep = i ? u","_s : QString();
+            payloads += sep + quoted(e->payload);
+            runAts += sep
+                + (e->runAtMicros.isNull() ? u"NULL"_s
+                                           : QString::number(e->runAtMicros.toLongLong()));
+            delays += sep
+                + (job.delaySeconds ? QString::number(*job.delaySeconds, 'g', 17) : u"NULL"_s);
+            queues += sep + quoted(job.queue);
+            priorities += sep + QString::number(job.priority);
+            maxAttempts += sep + number(job.maxAttempts);
+            timeouts += sep + number(job.timeoutSeconds);
+            continue;
+        }
         QJsonObject row { { u"payload"_s, job.payload },
                           { u"queue"_s, job.queue },
                           { u"priority"_s, job.priority } };
@@ -563,17 +588,19 @@ Result<QList<qint64>> JobStore::enqueueMany(const QList<NewJob> &jobs)
             row.insert(u"timeout_seconds"_s, *job.timeoutSeconds);
         rows.append(row);
     }
-    const QString doc = QString::fromUtf8(QJsonDocument(rows).toJson(QJsonDocument::Compact));
     QString sql;
+    QVariantList binds;
     if (pg) {
         sql = u"INSERT INTO %1 (payload, run_at, queue, priority, max_attempts, timeout_seconds) "
-              "SELECT x.payload, COALESCE(TIMESTAMPTZ 'epoch' + x.run_at_us * INTERVAL '1 "
-              "microsecond', "
-              "now() + make_interval(secs => x.delay), now()), x.queue, x.priority, "
-              "x.max_attempts, "
-              "x.timeout_seconds FROM jsonb_to_recordset(CAST(? AS jsonb)) AS x(payload jsonb, "
-              "run_at_us bigint, delay float8, queue text, priority integer, max_attempts integer, "
-              "timeout_seconds integer) RETURNING id"_s.arg(m_options.table.quoted());
+              "SELECT CAST(x.p AS jsonb), COALESCE(TIMESTAMPTZ 'epoch' + x.r * INTERVAL "
+              "'1 microsecond', now() + make_interval(secs => x.d), now()), x.q, x.pr, x.ma, x.ts "
+              "FROM unnest(CAST(? AS text[]), CAST(? AS bigint[]), CAST(? AS float8[]), "
+              "CAST(? AS text[]), CAST(? AS integer[]), CAST(? AS integer[]), "
+              "CAST(? AS integer[])) AS x(p, r, d, q, pr, ma, ts) RETURNING id"_s.arg(
+                  m_options.table.quoted());
+        for (QString *list :
+             { &payloads, &runAts, &delays, &queues, &priorities, &maxAttempts, &timeouts })
+            binds << QVariant(*list + u'}');
     } else {
         const QString now = sqlNow(Backend::Sqlite);
         sql = u"INSERT INTO %1 (payload, run_at, queue, priority, max_attempts, timeout_seconds) "
@@ -583,6 +610,7 @@ Result<QList<qint64>> JobStore::enqueueMany(const QList<NewJob> &jobs)
               "value ->> '$.queue', value ->> '$.priority', value ->> '$.max_attempts', "
               "value ->> '$.timeout_seconds' FROM json_each(?) ORDER BY key RETURNING id"_s.arg(
                   m_options.table.quoted(), now);
+        binds << QString::fromUtf8(QJsonDocument(rows).toJson(QJsonDocument::Compact));
     }
     // SQLite: one transaction, so readers see all the jobs or none.
     Transaction tx(*d->conn);
@@ -590,7 +618,7 @@ Result<QList<qint64>> JobStore::enqueueMany(const QList<NewJob> &jobs)
         if (auto r = tx.begin(); !r)
             return r.error();
     }
-    auto q = d->conn->run(sql, { doc }, u"cannot enqueue %1 jobs"_s.arg(jobs.size()));
+    auto q = d->conn->run(sql, binds, u"cannot enqueue %1 jobs"_s.arg(jobs.size()));
     if (!q)
         return q.error();
     QList<qint64> ids;
