@@ -648,6 +648,20 @@ private:
     // a job it allowed at once, not only once a thread has taken it up.
     void countRunning() { runningCount = std::min(int(m_running.size()), capacity()); }
 
+    // PostgreSQL: the claim must walk the claim index in its order and stop after LIMIT rows.
+    // With statistics that say the queue is short (taken while it was), the planner may prefer
+    // a bitmap scan that sorts every runnable row, whose cost grows with the queue. No
+    // statement on this connection needs a sort where an ordered index path exists, so sorts
+    // are priced out here (they still run where nothing else can).
+    void tuneConnection()
+    {
+        if (m_config.connection.backend != Backend::PostgreSql || !m_store)
+            return;
+        QSqlQuery q(m_store->database());
+        if (!q.exec(u"SET enable_sort = off"_s))
+            log(LogLevel::Warning, LogEventKind::DatabaseError,
+                u"cannot tune the claiming connection: "_s + q.lastError().text());
+    }
     void openListener();
     void closeListener();
     void onNotification(const QString &name, QSqlDriver::NotificationSource,
@@ -768,6 +782,7 @@ void RunnerCore::begin()
         return;
     }
     m_store = std::move(*store);
+    tuneConnection();
     Result<void> schema;
     if (m_config.migrate) {
         if (auto migrated = m_store->migrate(); !migrated)
@@ -1483,6 +1498,8 @@ void RunnerCore::reconnect()
     } else {
         r = m_store->reconnect();
     }
+    if (r)
+        tuneConnection();
     if (!r) {
         if (r.error().code != ErrorCode::ConnectionFailed
             && r.error().code != ErrorCode::AuthenticationFailed) {
