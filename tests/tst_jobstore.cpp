@@ -2399,7 +2399,8 @@ void TestJobStore::release()
 // and the commit can still fail: here a deferred constraint trigger refuses it; in the chaos soak
 // (tests/soak) a server crash came in between. Such rows describe a change that never happened.
 // The store must report the failure instead of returning them: a worker would otherwise run
-// jobs it never claimed (and another worker claims them too), or drop outcomes it never wrote.
+// jobs it never claimed (and another worker claims them too), or drop outcomes it never wrote,
+// and an enqueue would report jobs that do not exist.
 void TestJobStore::rowsBeforeAFailedCommit()
 {
     OJ_FRESH_STORE(store, url, u"postgresql"_s);
@@ -2418,13 +2419,19 @@ void TestJobStore::rowsBeforeAFailedCommit()
     QVERIFY(exec(u"UPDATE jobs SET locked_at = now() - INTERVAL '1 hour' WHERE id = %1"_s.arg(id)));
     QVERIFY(exec(u"CREATE FUNCTION refuse_commit() RETURNS trigger LANGUAGE plpgsql AS $$ "
                  "BEGIN RAISE EXCEPTION 'commit refused'; END $$"_s));
-    QVERIFY(exec(u"CREATE CONSTRAINT TRIGGER refuse_commit AFTER UPDATE ON jobs DEFERRABLE "
-                 "INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION refuse_commit()"_s));
+    QVERIFY(
+        exec(u"CREATE CONSTRAINT TRIGGER refuse_commit AFTER INSERT OR UPDATE ON jobs DEFERRABLE "
+             "INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION refuse_commit()"_s));
 
     OJ_VERIFY_ERROR(store->claim(claimAny(W2, 10)), ErrorCode::Database);
     OJ_VERIFY_ERROR(store->complete(W1, { success(id) }), ErrorCode::Database);
     OJ_VERIFY_ERROR(store->heartbeat(W1, { id }), ErrorCode::Database);
     OJ_VERIFY_ERROR(store->rescueExpired(1, 10), ErrorCode::Database);
+    OJ_VERIFY_ERROR(store->enqueue(tagged(u"Work"_s, 3)), ErrorCode::Database);
+    OJ_VERIFY_ERROR(store->enqueueMany({ tagged(u"Work"_s, 4) }), ErrorCode::Database);
+    QSqlDatabase db = store->database();
+    OJ_VERIFY_ERROR(JobStore::enqueueOn(db, TableName {}, tagged(u"Work"_s, 5)),
+                    ErrorCode::Database);
 
     // Nothing changed, and the store goes on working once commits succeed again.
     QVERIFY(exec(u"DROP TRIGGER refuse_commit ON jobs"_s));
@@ -2433,6 +2440,8 @@ void TestJobStore::rowsBeforeAFailedCommit()
     QCOMPARE(stillLocked.lockedBy, W1);
     OJ_ASSIGN(queued, store->count(statusFilter({ JobStatus::Queued })));
     QCOMPARE(queued, 1);
+    OJ_ASSIGN(all, store->count(JobFilter {}));
+    QCOMPARE(all, 2);
     OJ_ASSIGN(rest, store->claim(claimAny(W2, 10)));
     QCOMPARE(rest.size(), 1);
     OJ_ASSIGN(written, store->complete(W1, { success(id) }));
