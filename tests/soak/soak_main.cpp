@@ -9,11 +9,11 @@
 //   restarted (immediate mode: a crash and recovery, by default) once.
 //
 // At the end every job must have succeeded, none may be left locked, every job that succeeded
-// must have a finished execution, a job may have run more than once only if every execution
-// but its last was by a worker in the kill log, an execution without an end must belong to a
-// killed worker, and no two executions of one job may overlap in time (an unfinished execution
-// ends when its worker was killed). One summary line, "soak PASS ..." or "soak FAIL ...", and
-// exit code 0, 1 (a violation) or 2 (could not run).
+// must have a finished execution, a job may have run again only after the worker of its
+// previous execution was killed (the kill log says when), an execution without an end must
+// belong to a killed worker, and no two executions of one job may overlap in time (an
+// unfinished execution ends when its worker was killed). One summary line, "soak PASS ..." or "soak
+// FAIL ...", and exit code 0, 1 (a violation) or 2 (could not run).
 
 #include "oddjobs/jobstore.h"
 #include "support/executionlog.h"
@@ -494,18 +494,22 @@ bool Soak::check(double drainSeconds, double wallSeconds)
     }
 
     // Each execution ends when its handler wrote the end or, without one, when its worker was
-    // killed (never, for a worker nobody killed: such an execution overlaps everything).
+    // killed (never, for a worker nobody killed: such an execution overlaps everything). A job's
+    // next execution is explained only if it started after the worker of this one was dead:
+    // until then that worker held the job (an outcome it had not written yet, or a lock that
+    // only expires once it stops refreshing it).
     const QString executions
-        = u"WITH x AS (SELECT e.exec_id, e.job_id, e.worker, e.started_at, e.finished_at, "
-          "k.dead_at IS NOT NULL AS killed, COALESCE(e.finished_at, k.dead_at, 'infinity') AS "
-          "ended_at, row_number() OVER (PARTITION BY e.job_id ORDER BY e.started_at DESC, "
-          "e.exec_id) AS from_last, count(*) OVER (PARTITION BY e.job_id) AS runs FROM "
-          "executions e LEFT JOIN kills k USING (worker)) "_s;
+        = u"WITH x AS (SELECT *, next_start IS NOT NULL AND (dead_at IS NULL OR next_start < "
+          "dead_at) AS unexplained FROM (SELECT e.exec_id, e.job_id, e.worker, e.started_at, "
+          "e.finished_at, k.dead_at, k.dead_at IS NOT NULL AS killed, COALESCE(e.finished_at, "
+          "k.dead_at, 'infinity') AS ended_at, lead(e.started_at) OVER (PARTITION BY e.job_id "
+          "ORDER BY e.started_at, e.exec_id) AS next_start, count(*) OVER (PARTITION BY "
+          "e.job_id) AS runs FROM executions e LEFT JOIN kills k USING (worker)) w) "_s;
     const QString sql = executions
         + u", j AS (SELECT count(*) AS jobs, count(*) FILTER (WHERE status = 'success') AS "
           "succeeded, count(*) FILTER (WHERE status = 'locked') AS locked FROM jobs), "
-          "per_job AS (SELECT job_id, max(runs) AS runs, bool_or(from_last > 1 AND NOT killed) AS "
-          "unexplained FROM x GROUP BY job_id), "
+          "per_job AS (SELECT job_id, max(runs) AS runs, bool_or(unexplained) AS unexplained "
+          "FROM x GROUP BY job_id), "
           "lost AS (SELECT count(*) AS n FROM jobs WHERE status = 'success' AND NOT EXISTS "
           "(SELECT 1 FROM executions e WHERE e.job_id = jobs.id AND e.finished_at IS NOT NULL)), "
           "ov AS (SELECT count(*) AS n FROM x a JOIN x b ON a.job_id = b.job_id AND "
@@ -571,8 +575,8 @@ bool Soak::check(double drainSeconds, double wallSeconds)
                                           + u"SELECT count(*) FILTER (WHERE finished_at IS NULL), "
                                             "count(*) FILTER (WHERE finished_at IS NOT NULL), "
                                             "COALESCE(round(extract(epoch FROM max(dead_at - "
-                                            "finished_at)), 3), 0) FROM x JOIN kills USING "
-                                            "(worker) WHERE from_last > 1"_s,
+                                            "finished_at)), 3), 0) FROM x WHERE next_start IS "
+                                            "NOT NULL AND NOT unexplained"_s,
                                       &ok)
                                 .split(u'|');
     if (ok && why.size() == 3 && reexecutedAfterKill > 0)
@@ -587,8 +591,8 @@ bool Soak::check(double drainSeconds, double wallSeconds)
         const QString ids = scalarRow(
             executions
                 + u"SELECT COALESCE(string_agg(DISTINCT job_id::text, ','), '0') FROM (SELECT "
-                  "job_id FROM x WHERE (from_last > 1 AND NOT killed) OR (finished_at IS NULL AND "
-                  "NOT killed) UNION SELECT a.job_id FROM x a JOIN x b ON a.job_id = b.job_id AND "
+                  "job_id FROM x WHERE unexplained OR (finished_at IS NULL AND NOT killed) UNION "
+                  "SELECT a.job_id FROM x a JOIN x b ON a.job_id = b.job_id AND "
                   "a.exec_id < b.exec_id AND a.started_at < b.ended_at AND b.started_at < "
                   "a.ended_at UNION SELECT id FROM jobs WHERE status <> 'success' LIMIT 1000) s"_s,
             &ok);
