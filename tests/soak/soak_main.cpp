@@ -12,8 +12,9 @@
 // must have a finished execution, a job may have run again only after the worker of its
 // previous execution was killed (the kill log says when), an execution without an end must
 // belong to a killed worker, and no two executions of one job may overlap in time (an
-// unfinished execution ends when its worker was killed). One summary line, "soak PASS ..." or "soak
-// FAIL ...", and exit code 0, 1 (a violation) or 2 (could not run).
+// unfinished execution ends when its worker was killed).
+// Prints one summary line, "soak PASS ..." or "soak FAIL ...", on standard output; exit code
+// 0, 1 (a violation) or 2 (could not run).
 
 #include "oddjobs/jobstore.h"
 #include "support/executionlog.h"
