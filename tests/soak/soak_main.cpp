@@ -83,7 +83,6 @@ struct Settings
     QString workerBinary = QStringLiteral(ODDJOBS_TEST_WORKER);
     QString oddjobsBinary = QStringLiteral(ODDJOBS_BINARY);
     QString logDir;
-    bool keepLogs = false;
     quint32 seed = 0;
 };
 
@@ -585,7 +584,7 @@ bool Soak::check(double drainSeconds, double wallSeconds)
              "before the outcome was written (at most %3 s before the kill)"_s.arg(why[0], why[1],
                                                                                    why[2]));
 
-    const bool keep = !m_violations.isEmpty() || !m_s.logDir.isEmpty() || m_s.keepLogs;
+    const bool keep = !m_violations.isEmpty() || !m_s.logDir.isEmpty();
     QString suspects = u"0"_s;
     if (keep) {
         // The evidence: every job that broke a rule, with its executions and the kill log.
@@ -728,7 +727,7 @@ int Soak::run()
         note(u"all %1 jobs done after %2 s"_s.arg(m_s.jobs).arg(drainSeconds, 0, 'f', 1));
     stopWorkers();
     const bool passed = check(drainSeconds, double(m_wall.elapsed()) / 1000);
-    if (!passed || m_s.keepLogs || !m_s.logDir.isEmpty()) {
+    if (!passed || !m_s.logDir.isEmpty()) {
         if (m_tempLogs)
             m_tempLogs->setAutoRemove(false);
         note(u"logs and evidence kept in "_s + m_logDir);
