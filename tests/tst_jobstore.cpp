@@ -8,6 +8,7 @@
 #include <QJsonArray>
 #include <QJsonObject>
 #include <QSet>
+#include <QSqlError>
 #include <QSqlQuery>
 #include <QTest>
 #include <QTimeZone>
@@ -202,6 +203,7 @@ private slots:
     void rescueExpired();
     void release_data() { backendData(); }
     void release();
+    void rowsBeforeAFailedCommit();
 };
 
 // ---------------------------------------------------------------------------------------
@@ -2391,6 +2393,59 @@ void TestJobStore::release()
     OJ_FIND(secondFound, *store, ids[0]);
     QCOMPARE(secondFound.attempts, 1);
     QCOMPARE(secondFound.status, JobStatus::Queued);
+}
+
+// PostgreSQL sends the rows of an UPDATE ... RETURNING before the statement's implicit commit,
+// and the commit can still fail: here a deferred constraint trigger refuses it; in the chaos soak
+// (tests/soak) a server crash came in between. Such rows describe a change that never happened.
+// The store must report the failure instead of returning them: a worker would otherwise run
+// jobs it never claimed (and another worker claims them too), or drop outcomes it never wrote,
+// and an enqueue would report jobs that do not exist.
+void TestJobStore::rowsBeforeAFailedCommit()
+{
+    OJ_FRESH_STORE(store, url, u"postgresql"_s);
+    OJ_VERIFY_OK(store->enqueueMany({ tagged(u"Work"_s, 1), tagged(u"Work"_s, 2) }));
+    OJ_ASSIGN(first, store->claim(claimAny(W1, 1)));
+    QCOMPARE(first.size(), 1);
+    const qint64 id = first.first().id;
+    auto exec = [&](const QString &sql) {
+        QSqlQuery q(store->database());
+        const bool ok = q.exec(sql);
+        if (!ok)
+            qWarning("%s: %s", qPrintable(sql), qPrintable(q.lastError().text()));
+        return ok;
+    };
+    // Long expired, so that rescueExpired() has a row to return.
+    QVERIFY(exec(u"UPDATE jobs SET locked_at = now() - INTERVAL '1 hour' WHERE id = %1"_s.arg(id)));
+    QVERIFY(exec(u"CREATE FUNCTION refuse_commit() RETURNS trigger LANGUAGE plpgsql AS $$ "
+                 "BEGIN RAISE EXCEPTION 'commit refused'; END $$"_s));
+    QVERIFY(
+        exec(u"CREATE CONSTRAINT TRIGGER refuse_commit AFTER INSERT OR UPDATE ON jobs DEFERRABLE "
+             "INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION refuse_commit()"_s));
+
+    OJ_VERIFY_ERROR(store->claim(claimAny(W2, 10)), ErrorCode::Database);
+    OJ_VERIFY_ERROR(store->complete(W1, { success(id) }), ErrorCode::Database);
+    OJ_VERIFY_ERROR(store->heartbeat(W1, { id }), ErrorCode::Database);
+    OJ_VERIFY_ERROR(store->rescueExpired(1, 10), ErrorCode::Database);
+    OJ_VERIFY_ERROR(store->enqueue(tagged(u"Work"_s, 3)), ErrorCode::Database);
+    OJ_VERIFY_ERROR(store->enqueueMany({ tagged(u"Work"_s, 4) }), ErrorCode::Database);
+    QSqlDatabase db = store->database();
+    OJ_VERIFY_ERROR(JobStore::enqueueOn(db, TableName {}, tagged(u"Work"_s, 5)),
+                    ErrorCode::Database);
+
+    // Nothing changed, and the store goes on working once commits succeed again.
+    QVERIFY(exec(u"DROP TRIGGER refuse_commit ON jobs"_s));
+    OJ_FIND(stillLocked, *store, id);
+    QCOMPARE(stillLocked.status, JobStatus::Locked);
+    QCOMPARE(stillLocked.lockedBy, W1);
+    OJ_ASSIGN(queued, store->count(statusFilter({ JobStatus::Queued })));
+    QCOMPARE(queued, 1);
+    OJ_ASSIGN(all, store->count(JobFilter {}));
+    QCOMPARE(all, 2);
+    OJ_ASSIGN(rest, store->claim(claimAny(W2, 10)));
+    QCOMPARE(rest.size(), 1);
+    OJ_ASSIGN(written, store->complete(W1, { success(id) }));
+    QCOMPARE(written.size(), 1);
 }
 
 QTEST_GUILESS_MAIN(TestJobStore)

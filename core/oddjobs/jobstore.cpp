@@ -521,7 +521,7 @@ Result<Job> JobStore::enqueueOn(QSqlDatabase &db, const TableName &table, const 
     if (!e)
         return e.error();
     QSqlQuery q(db);
-    q.setForwardOnly(true);
+    q.setForwardOnly(!pg); // see Connection::run(): a row read ahead of a failed commit
     if (!q.prepare(enqueueSql(pg, table)))
         return mapSqlError(pg ? Backend::PostgreSql : Backend::Sqlite, q.lastError(),
                            u"cannot enqueue the job"_s);

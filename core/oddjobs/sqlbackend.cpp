@@ -263,7 +263,13 @@ Result<QSqlQuery *> Connection::run(const QString &sql, const QVariantList &bind
         if (m_cache.size() >= StatementCacheLimit)
             m_cache.clear();
         query = std::make_shared<QSqlQuery>(m_db);
-        query->setForwardOnly(true);
+        // Not on PostgreSQL: there the driver reads forward-only queries in libpq's single-row
+        // mode, which hands out each row as it arrives, before the statement's implicit commit.
+        // A commit that then fails (a deferred constraint, the server going away) only makes
+        // next() return false early, like the end of the rows, and the caller acts on a claim
+        // or completion that never happened. Read whole, a result arrives after the commit or
+        // not at all (exec() fails). SQLite's driver would copy every row otherwise.
+        query->setForwardOnly(!isPostgres());
         if (!query->prepare(sql)) {
             qCDebug(lcStore) << "prepare failed:" << sql;
             return errorFrom(query->lastError(), context);

@@ -1,7 +1,7 @@
 #pragma once
 
 // The side table in which test handlers record every execution, shared by the test worker
-// process (oddjobs_test_worker) and tst_runnerprocesses:
+// process (oddjobs_test_worker), tst_runnerprocesses and the chaos soak (tests/soak):
 //   executions(exec_id, job_id, worker, started_at, finished_at)
 // PostgreSQL stamps the times with clock_timestamp(); SQLite gets integer microseconds of the
 // local clock (one host, so one clock for every process). Each handler thread writes over a
@@ -10,13 +10,17 @@
 #include "oddjobs/connectionsettings.h"
 
 #include <QAtomicInteger>
+#include <QElapsedTimer>
 #include <QHash>
+#include <QRandomGenerator>
 #include <QSqlDatabase>
 #include <QSqlError>
 #include <QSqlQuery>
 #include <QString>
 #include <QThread>
 #include <QThreadStorage>
+#include <QVariantList>
+#include <algorithm>
 #include <chrono>
 #include <functional>
 
@@ -115,6 +119,20 @@ public:
         return db;
     }
 
+    // Closes and removes this thread's connection for `settings`: after a write failed, the
+    // server may have gone away, and a dead PostgreSQL connection still reports itself open.
+    void forget(const ConnectionSettings &settings)
+    {
+        const QString name = m_names.take(settings.displayString());
+        if (name.isEmpty())
+            return;
+        {
+            QSqlDatabase db = QSqlDatabase::database(name, false);
+            db.close();
+        }
+        QSqlDatabase::removeDatabase(name);
+    }
+
 private:
     QHash<QString, QString> m_names; // settings -> connection name
 };
@@ -164,6 +182,71 @@ inline bool recordExecution(const ConnectionSettings &settings, qint64 jobId, co
         return false;
     }
     return true;
+}
+
+// Like recordExecution, but rides out a database that goes away for a while (a server restart):
+// each of the two writes is retried on a fresh connection until it succeeds, `retryForMs`
+// passed, or `giveUp()` says so. The row's exec_id is chosen here, so an INSERT whose commit
+// happened but whose reply was lost is not written twice when it is retried. The times are
+// still the server's clock_timestamp() of the write that took: the start is stamped before
+// work() begins and the end after it returned, so [started_at, finished_at] always contains
+// the work, however long the retries took.
+inline bool recordExecutionRetrying(const ConnectionSettings &settings, qint64 jobId,
+                                    const QString &worker, const std::function<void()> &work,
+                                    int retryForMs, const std::function<bool()> &giveUp,
+                                    QString *error)
+{
+    using namespace Qt::StringLiterals;
+    const bool pg = settings.backend == Backend::PostgreSql;
+    const qint64 execId = qint64(QRandomGenerator::system()->generate64() >> 1);
+    auto write = [&](const QString &sql, const QVariantList &binds, const QString &what) {
+        QElapsedTimer clock;
+        clock.start();
+        QString lastError;
+        for (int attempt = 0;; ++attempt) {
+            QSqlDatabase db = ThreadConnections::current().get(settings, &lastError);
+            if (db.isValid()) {
+                QSqlQuery q(db);
+                bool ok = q.prepare(sql);
+                for (const QVariant &value : binds)
+                    q.addBindValue(value);
+                ok = ok && q.exec();
+                if (ok)
+                    return true;
+                lastError = q.lastError().text();
+            }
+            db = QSqlDatabase();
+            ThreadConnections::current().forget(settings);
+            if (clock.elapsed() >= retryForMs || (giveUp && giveUp())) {
+                if (error)
+                    *error
+                        = u"cannot record the %1 of job %2 (%3 attempts in %4 ms): %5"_s.arg(what)
+                              .arg(jobId)
+                              .arg(attempt + 1)
+                              .arg(clock.elapsed())
+                              .arg(lastError);
+                return false;
+            }
+            QThread::msleep(std::min(20 << std::min(attempt, 4), 250));
+        }
+    };
+    const QString insert = pg
+        ? u"INSERT INTO executions (exec_id, job_id, worker, started_at) VALUES (?, ?, ?, "
+          "clock_timestamp()) ON CONFLICT (exec_id) DO NOTHING"_s
+        : u"INSERT OR IGNORE INTO executions (exec_id, job_id, worker, started_at) "
+          "VALUES (?, ?, ?, ?)"_s;
+    QVariantList binds { execId, jobId, worker };
+    if (!pg)
+        binds << microsNow();
+    if (!write(insert, binds, u"start"_s))
+        return false;
+    if (work)
+        work();
+    const QString update = pg
+        ? u"UPDATE executions SET finished_at = clock_timestamp() WHERE exec_id = ?"_s
+        : u"UPDATE executions SET finished_at = ? WHERE exec_id = ?"_s;
+    binds = pg ? QVariantList { execId } : QVariantList { microsNow(), execId };
+    return write(update, binds, u"end"_s);
 }
 
 } // namespace OddJobs::Test

@@ -1,10 +1,13 @@
-// A worker process for tst_runnerprocesses:
+// A worker process for tst_runnerprocesses and the soak test (tests/soak):
 //   oddjobs_test_worker --url URL --worker NAME [--concurrency N] [--poll-interval MS]
-//                       [--lock-timeout S]
+//                       [--lock-timeout S] [--prefetch N] [--exec-us MIN-MAX]
+//                       [--log-retry S]
 // Runs a Runner with two job types: "exec" records its execution in the executions side table
-// (support/executionlog.h) around a random 0-5 ms sleep; "hang" sleeps (cooperatively) for ten
-// minutes. Prints "ready NAME" once running; on SIGTERM or SIGINT it stops gracefully and
-// prints "summary worker=NAME executed=N errors=M" before exiting with 0.
+// (support/executionlog.h) around a random sleep (0-5000 microseconds unless --exec-us says
+// otherwise); "hang" sleeps (cooperatively) for ten minutes. With --log-retry the execution
+// log's writes ride out a database that is away for up to S seconds, so a server restart does
+// not turn into failed jobs. Prints "ready NAME" once running; on SIGTERM or SIGINT it stops
+// gracefully and prints "summary worker=NAME executed=N errors=M" before exiting with 0.
 
 #include "oddjobs/runner.h"
 #include "support/executionlog.h"
@@ -26,6 +29,7 @@
 using namespace Qt::StringLiterals;
 using namespace OddJobs;
 using OddJobs::Test::recordExecution;
+using OddJobs::Test::recordExecutionRetrying;
 
 namespace {
 
@@ -60,7 +64,14 @@ int main(int argc, char *argv[])
                                         u"500"_s);
     const QCommandLineOption lockOption(u"lock-timeout"_s, u"Lock timeout in s."_s, u"s"_s,
                                         u"60"_s);
-    parser.addOptions({ urlOption, workerOption, concurrencyOption, pollOption, lockOption });
+    const QCommandLineOption prefetchOption(u"prefetch"_s, u"Jobs claimed ahead."_s, u"n"_s,
+                                            u"0"_s);
+    const QCommandLineOption execOption(u"exec-us"_s, u"Sleep range of an exec job."_s,
+                                        u"min-max"_s, u"0-5000"_s);
+    const QCommandLineOption logRetryOption(
+        u"log-retry"_s, u"Retry execution log writes for up to this long."_s, u"s"_s, u"0"_s);
+    parser.addOptions({ urlOption, workerOption, concurrencyOption, pollOption, lockOption,
+                        prefetchOption, execOption, logRetryOption });
     parser.process(app);
     const QString worker = parser.value(workerOption);
     const auto settings = ConnectionSettings::fromUrl(parser.value(urlOption));
@@ -70,6 +81,16 @@ int main(int argc, char *argv[])
             stderr);
         return 2;
     }
+    const QStringList execRange = parser.value(execOption).split(u'-');
+    bool minOk = false;
+    bool maxOk = false;
+    const int execMinUs = execRange.value(0).toInt(&minOk);
+    const int execMaxUs = execRange.value(1).toInt(&maxOk);
+    if (execRange.size() != 2 || !minOk || !maxOk || execMinUs < 0 || execMaxUs < execMinUs) {
+        say(u"oddjobs_test_worker: --exec-us wants MIN-MAX microseconds"_s, stderr);
+        return 2;
+    }
+    const int logRetryMs = parser.value(logRetryOption).toInt() * 1000;
 
     RunnerConfig config;
     config.connection = *settings;
@@ -78,17 +99,24 @@ int main(int argc, char *argv[])
         = ConcurrencyControl::maxConcurrentJobs(parser.value(concurrencyOption).toInt());
     config.pollIntervalMs = parser.value(pollOption).toInt();
     config.lockTimeoutSeconds = parser.value(lockOption).toInt();
+    config.prefetch = parser.value(prefetchOption).toInt();
     config.shutdownTimeoutMs = 10000;
 
     std::atomic<qint64> executed { 0 };
     std::atomic<qint64> errors { 0 };
     HandlerRegistry handlers;
     const ConnectionSettings connection = *settings;
-    handlers.add(u"exec"_s, [&executed, &errors, connection, worker](JobContext &ctx) {
+    handlers.add(u"exec"_s, [&, connection, worker](JobContext &ctx) {
         QString error;
-        const bool ok = recordExecution(
-            connection, ctx.job().id, worker,
-            [] { QThread::usleep(QRandomGenerator::global()->bounded(5001)); }, &error);
+        const auto work = [&] {
+            QThread::usleep(execMinUs
+                            + QRandomGenerator::global()->bounded(execMaxUs - execMinUs + 1));
+        };
+        const bool ok = logRetryMs > 0
+            ? recordExecutionRetrying(
+                connection, ctx.job().id, worker, work, logRetryMs,
+                [&ctx] { return ctx.isStopRequested(); }, &error)
+            : recordExecution(connection, ctx.job().id, worker, work, &error);
         if (!ok) {
             ++errors;
             say(u"oddjobs_test_worker %1: %2"_s.arg(worker, error), stderr);
@@ -103,6 +131,13 @@ int main(int argc, char *argv[])
     QObject::connect(&runner, &Runner::started, [&] { say(u"ready "_s + worker); });
     QObject::connect(&runner, &Runner::databaseError, [&](const QString &message) {
         say(u"oddjobs_test_worker %1: %2"_s.arg(worker, message), stderr);
+    });
+    // Shown next to the warnings, so a soak's worker log tells when the database came back.
+    QObject::connect(&runner, &Runner::logEvent, [&](const LogEvent &event) {
+        if (event.kind == LogEventKind::Reconnected)
+            say(u"oddjobs_test_worker %1: %2 %3"_s.arg(
+                    worker, event.time.toString(Qt::ISODateWithMs), event.message),
+                stderr);
     });
     QObject::connect(&runner, &Runner::stopped, [&] {
         say(u"summary worker=%1 executed=%2 errors=%3"_s.arg(worker)
