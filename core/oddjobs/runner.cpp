@@ -1522,6 +1522,9 @@ void RunnerCore::reconnect()
         m_sincePrune.start();
     }
     flush();
+    // The outage ate into the lock timeout of every job held here: refresh the locks now
+    // rather than at the next heartbeat, so no rescue takes a job that is still running.
+    heartbeat();
     if (m_state == Runner::State::Running) {
         m_mayHaveWork = true;
         poll();
