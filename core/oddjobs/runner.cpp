@@ -10,6 +10,7 @@
 #include <QMutex>
 #include <QPointer>
 #include <QRandomGenerator>
+#include <QSet>
 #include <QSqlDriver>
 #include <QSysInfo>
 #include <QThread>
@@ -460,6 +461,7 @@ private:
     void handleStoreError(const Error &error, const QString &what);
     void maybeFinish();
     void handBackAll();
+    void releaseHandedBack(const QSet<qint64> &returned);
     void releaseDeferred();
     bool wantsMore() const;
     bool holdsLock(const Running &r) const
@@ -1239,18 +1241,38 @@ void RunnerCore::stopNow()
     maybeFinish();
 }
 
+// Asks every running handler to stop. Their rows go back to the queue in finish(), and only
+// once their handlers have returned: a row handed back earlier could be claimed by another
+// worker while this handler still finishes its current step.
 void RunnerCore::handBackAll()
 {
-    QList<qint64> ids;
     for (auto it = m_running.begin(); it != m_running.end(); ++it) {
         if (it->fate == Fate::Running) {
             it->fate = Fate::HandedBack;
             it->control->requestStop(StopReason::Shutdown);
-            ids << it.key();
         } else if (it->fate == Fate::TimedOut && !it->outcomeQueued) {
             it->outcomeQueued = true;
             it->control->requestStop(StopReason::Shutdown);
             queueOutcome(it.value(), timeoutOutcome(it.value(), {}));
+        }
+    }
+}
+
+// Hands back the rows of handed-back jobs whose handlers have returned (`returned`); a handler
+// still running keeps its row locked, and another worker rescues the job after the lock timeout.
+void RunnerCore::releaseHandedBack(const QSet<qint64> &returned)
+{
+    QList<qint64> ids;
+    for (auto it = m_running.cbegin(); it != m_running.cend(); ++it) {
+        if (it->fate != Fate::HandedBack)
+            continue;
+        if (returned.contains(it.key())) {
+            ids << it.key();
+        } else {
+            log(LogLevel::Warning, LogEventKind::Text,
+                u"the handler is still running after the request to stop; the job stays locked "
+                "and another worker rescues it after the lock timeout"_s,
+                it->job);
         }
     }
     if (ids.isEmpty() || !m_store)
@@ -1332,10 +1354,14 @@ void RunnerCore::finish()
     for (auto it = m_running.begin(); it != m_running.end(); ++it)
         it->control->requestStop(StopReason::Shutdown);
     m_pool->waitForDone(m_running.isEmpty() ? -1 : 1000);
+    QSet<qint64> returned; // handlers that returned since the last drainMailbox()
     {
         QMutexLocker lock(&m_mailbox->mutex);
         m_mailbox->target = nullptr;
+        for (const auto &finished : std::as_const(m_mailbox->finished))
+            returned.insert(finished.first);
     }
+    releaseHandedBack(returned);
     closeListener();
     m_store.reset();
     setState(Runner::State::Stopped);
