@@ -438,6 +438,7 @@ private:
 
     void openListener();
     void closeListener();
+    void pingListener();
     void onNotification(const QString &name, QSqlDriver::NotificationSource,
                         const QVariant &payload);
     void scheduleClaim();
@@ -505,6 +506,8 @@ private:
     QElapsedTimer m_sinceRescue;
     QElapsedTimer m_sincePrune;
     QElapsedTimer m_sinceListenCheck;
+    // A ping went out on our channel and the LISTEN connection has delivered nothing since.
+    bool m_listenPingPending = false;
 };
 
 namespace {
@@ -610,6 +613,7 @@ void RunnerCore::openListener()
 
 void RunnerCore::closeListener()
 {
+    m_listenPingPending = false;
     if (m_listenName.isEmpty())
         return;
     if (m_listenDb.isValid() && m_listenDb.driver())
@@ -623,7 +627,10 @@ void RunnerCore::closeListener()
 void RunnerCore::onNotification(const QString &, QSqlDriver::NotificationSource,
                                 const QVariant &payload)
 {
+    m_listenPingPending = false; // the LISTEN connection delivers
     const QJsonObject message = QJsonDocument::fromJson(payload.toString().toUtf8()).object();
+    if (message.contains(u"ping"_s))
+        return; // a runner checking its LISTEN connection (see poll())
     if (message.contains(u"cancel"_s)) {
         const qint64 id = message.value(u"cancel"_s).toInteger();
         if (m_running.contains(id) && message.value(u"worker"_s).toString() == m_worker)
@@ -955,20 +962,21 @@ void RunnerCore::poll()
             if (!pruned)
                 handleStoreError(pruned.error(), u"prune"_s);
         }
-        // A LISTEN connection can die without a sound; check it now and then.
+        // A LISTEN connection can die without a sound, and a query on one whose peer went
+        // silent waits as long as TCP keeps it open (many minutes, the runner thread stuck).
+        // So nothing waits on it: each check sends a notification on our channel over the
+        // claiming connection, and the LISTEN connection must have delivered something by the
+        // next check (at least a second later).
         if (m_connected && m_config.connection.backend == Backend::PostgreSql
-            && m_sinceListenCheck.elapsed() >= std::min(m_config.pollIntervalMs, 30000)) {
+            && m_sinceListenCheck.elapsed() >= std::clamp(m_config.pollIntervalMs, 1000, 30000)) {
             m_sinceListenCheck.restart();
-            bool alive = m_listenDb.isValid() && m_listenDb.isOpen();
-            if (alive) {
-                QSqlQuery q(m_listenDb);
-                alive = q.exec(u"SELECT 1"_s);
-            }
-            if (!alive) {
+            if (!m_listenDb.isValid() || !m_listenDb.isOpen() || m_listenPingPending) {
                 log(LogLevel::Warning, LogEventKind::DatabaseError,
                     u"the notification connection is gone; opening it again"_s);
                 openListener();
             }
+            if (m_listenDb.isValid())
+                pingListener();
         }
         m_mayHaveWork = true;
         if (m_connected)
@@ -976,6 +984,23 @@ void RunnerCore::poll()
     }
     if (m_state == Runner::State::Running)
         m_pollTimer.start(m_config.pollIntervalMs);
+}
+
+// Notifies our own channel over the claiming connection; onNotification() clears the flag.
+void RunnerCore::pingListener()
+{
+    QSqlQuery q(m_store->database());
+    q.prepare(u"SELECT pg_notify(?, ?)"_s);
+    q.addBindValue(m_config.store.table.notificationChannel());
+    q.addBindValue(QString::fromUtf8(
+        QJsonDocument(QJsonObject { { u"ping"_s, m_worker } }).toJson(QJsonDocument::Compact)));
+    if (!q.exec()) {
+        handleStoreError(Internal::mapSqlError(Backend::PostgreSql, q.lastError(),
+                                               u"cannot check the notification connection"_s),
+                         u"notify"_s);
+        return;
+    }
+    m_listenPingPending = true;
 }
 
 void RunnerCore::heartbeat()
