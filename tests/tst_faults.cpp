@@ -1,7 +1,8 @@
 // Fault tests of the reliability promises (SPEC §3 and §4): real PostgreSQL servers
 // (support/pgcluster.h) and real worker processes (oddjobs_test_faultworker, and the oddjobs
-// executable with process handlers) under a killed worker, a restarted server, terminated
-// backends, a full server, misbehaving handlers and a SIGTERM in the middle of a burst.
+// executable with process handlers) under a killed worker, a restarted server, a silently
+// dropped LISTEN connection, terminated backends, a full server, misbehaving handlers and a
+// SIGTERM in the middle of a burst.
 //
 // Every scenario checks afterwards that
 //   - each job reached exactly the expected final state (status, attempts, error kind),
@@ -22,6 +23,8 @@
 #include <QSqlDatabase>
 #include <QSqlError>
 #include <QSqlQuery>
+#include <QTcpServer>
+#include <QTcpSocket>
 #include <QTemporaryDir>
 #include <QTest>
 #include <QThread>
@@ -45,7 +48,14 @@ qint64 microsNow()
         .count();
 }
 
-// `url` with another application_name.
+// `url` with another port and/or application_name.
+QString withPort(const QString &url, int port)
+{
+    QUrl u(url);
+    u.setPort(port);
+    return u.toString();
+}
+
 QString withApplicationName(const QString &url, const QString &name)
 {
     QUrl u(url);
@@ -275,6 +285,193 @@ private:
     QString m_output;
 };
 
+// --- a TCP proxy that can drop connections silently --------------------------------------------
+
+// Forwards connections from 127.0.0.1:port() to 127.0.0.1:target, in a thread of its own (the
+// test thread blocks in psql runs and QProcess waits). It notices which connections sent a
+// LISTEN (PostgreSQL's wire protocol is plain text here: the test server has no TLS), and can
+// "blackhole" them: from then on nothing is forwarded in either direction and nothing is
+// closed, as when a middlebox loses a connection's state or a peer hangs. A blackholed
+// connection stays open at both ends until the proxy goes.
+class TcpProxy
+{
+public:
+    struct Link
+    {
+        int id = 0;
+        quint16 serverSidePort = 0; // our port towards the server: pg_stat_activity.client_port
+        bool listens = false; // the client sent a LISTEN
+        bool blackholed = false;
+        bool clientOpen = true;
+    };
+
+    explicit TcpProxy(quint16 target)
+        : m_core(new Core(target))
+    {
+        m_thread.setObjectName(u"fault-proxy"_s);
+        m_core->moveToThread(&m_thread);
+        QObject::connect(&m_thread, &QThread::finished, m_core, &QObject::deleteLater);
+        m_thread.start();
+    }
+    ~TcpProxy()
+    {
+        QMetaObject::invokeMethod(
+            m_core, [core = m_core] { core->closeAll(); }, Qt::BlockingQueuedConnection);
+        m_thread.quit();
+        m_thread.wait();
+    }
+    TcpProxy(const TcpProxy &) = delete;
+    TcpProxy &operator=(const TcpProxy &) = delete;
+
+    // Listens on a free port of 127.0.0.1; 0 on failure.
+    quint16 listen()
+    {
+        quint16 port = 0;
+        QMetaObject::invokeMethod(
+            m_core, [&, core = m_core] { port = core->listen(); }, Qt::BlockingQueuedConnection);
+        return port;
+    }
+
+    QList<Link> links() const
+    {
+        QList<Link> out;
+        QMetaObject::invokeMethod(
+            m_core, [&, core = m_core] { out = core->links(); }, Qt::BlockingQueuedConnection);
+        return out;
+    }
+
+    // Blackholes every open connection that sent a LISTEN; returns how many.
+    int blackholeListeners()
+    {
+        int n = 0;
+        QMetaObject::invokeMethod(
+            m_core, [&, core = m_core] { n = core->blackholeListeners(); },
+            Qt::BlockingQueuedConnection);
+        return n;
+    }
+
+private:
+    class Core : public QObject
+    {
+    public:
+        explicit Core(quint16 target)
+            : m_target(target)
+        {
+        }
+
+        quint16 listen()
+        {
+            m_server = new QTcpServer(this);
+            if (!m_server->listen(QHostAddress::LocalHost, 0))
+                return 0;
+            connect(m_server, &QTcpServer::newConnection, this, &Core::accept);
+            return m_server->serverPort();
+        }
+
+        QList<Link> links() const
+        {
+            QList<Link> out;
+            for (const Pair *p : m_pairs)
+                out << p->link;
+            return out;
+        }
+
+        int blackholeListeners()
+        {
+            int n = 0;
+            for (Pair *p : std::as_const(m_pairs)) {
+                if (p->link.listens && p->link.clientOpen && !p->link.blackholed) {
+                    p->link.blackholed = true;
+                    ++n;
+                }
+            }
+            return n;
+        }
+
+        void closeAll()
+        {
+            for (Pair *p : std::as_const(m_pairs)) {
+                p->client->disconnect(this);
+                p->server->disconnect(this);
+                p->client->abort();
+                p->server->abort();
+            }
+            qDeleteAll(m_pairs);
+            m_pairs.clear();
+            if (m_server)
+                m_server->close();
+        }
+
+        ~Core() override { closeAll(); }
+
+    private:
+        struct Pair
+        {
+            QTcpSocket *client = nullptr; // owned by the Core (QObject children)
+            QTcpSocket *server = nullptr;
+            QByteArray toServer; // client bytes that arrived before the server side connected
+            Link link;
+        };
+
+        void accept()
+        {
+            while (QTcpSocket *client = m_server->nextPendingConnection()) {
+                auto *p = new Pair;
+                p->link.id = ++m_nextId;
+                p->client = client;
+                client->setParent(this);
+                p->server = new QTcpSocket(this);
+                m_pairs << p;
+                connect(client, &QTcpSocket::readyRead, this, [this, p] { fromClient(p); });
+                connect(p->server, &QTcpSocket::readyRead, this, [this, p] { fromServer(p); });
+                connect(p->server, &QTcpSocket::connected, this, [p] {
+                    p->link.serverSidePort = p->server->localPort();
+                    if (!p->link.blackholed && !p->toServer.isEmpty())
+                        p->server->write(std::exchange(p->toServer, {}));
+                });
+                connect(client, &QTcpSocket::disconnected, this, [p] {
+                    p->link.clientOpen = false;
+                    if (!p->link.blackholed)
+                        p->server->disconnectFromHost();
+                });
+                connect(p->server, &QTcpSocket::disconnected, this, [p] {
+                    if (!p->link.blackholed)
+                        p->client->disconnectFromHost();
+                });
+                p->server->connectToHost(QHostAddress::LocalHost, m_target);
+            }
+        }
+
+        void fromClient(Pair *p)
+        {
+            const QByteArray data = p->client->readAll();
+            if (p->link.blackholed)
+                return; // dropped on the floor
+            if (!p->link.listens && data.contains("LISTEN "))
+                p->link.listens = true;
+            if (p->server->state() == QAbstractSocket::ConnectedState)
+                p->server->write(data);
+            else
+                p->toServer += data;
+        }
+
+        void fromServer(Pair *p)
+        {
+            const QByteArray data = p->server->readAll();
+            if (!p->link.blackholed)
+                p->client->write(data);
+        }
+
+        quint16 m_target;
+        QTcpServer *m_server = nullptr;
+        QList<Pair *> m_pairs;
+        int m_nextId = 0;
+    };
+
+    QThread m_thread;
+    Core *m_core;
+};
+
 // --- database helpers ------------------------------------------------------------------------
 
 // The first column of the first row of `sql`, as text; empty (and a warning) on error.
@@ -404,6 +601,7 @@ private slots:
     void killedWorkerIsRescued();
     void serverRestart_data();
     void serverRestart();
+    void silentlyDroppedListenConnection();
     void terminatedBackends_data();
     void terminatedBackends();
     void serverOutOfSlots();
@@ -657,6 +855,97 @@ void TestFaults::serverRestart()
     QVERIFY2(w1->terminate(scaled(20000), &error), qPrintable(error));
     RT_CALL(verifyStillServing(*store, u"w2"_s, u"fault.sleep"_s, *w2));
     QVERIFY2(w2->terminate(scaled(20000), &error), qPrintable(error));
+}
+
+// --- 3. the LISTEN connection silently dropped -------------------------------------------------
+
+void TestFaults::silentlyDroppedListenConnection()
+{
+    ODDJOBS_REQUIRE_POSTGRES();
+    PgCluster &cluster = *PgCluster::shared();
+    const QString url = freshDatabase(cluster);
+    QVERIFY(!url.isEmpty());
+    RT_ASSIGN(store, openStore(testUrl(url)));
+    TcpProxy proxy(quint16(cluster.port()));
+    const quint16 proxyPort = proxy.listen();
+    QVERIFY(proxyPort != 0);
+
+    constexpr int PollMs = 2000;
+    auto worker = faultWorker(withPort(url, proxyPort), u"proxied"_s,
+                              { u"--poll-interval"_s, QString::number(PollMs) });
+    QString error;
+    QVERIFY2(worker->startAndWait(u"ready proxied"_s, &error), qPrintable(error));
+    auto listeners = [&] {
+        QList<TcpProxy::Link> out;
+        for (const TcpProxy::Link &l : proxy.links()) {
+            if (l.listens && l.clientOpen && !l.blackholed)
+                out << l;
+        }
+        return out;
+    };
+    QTRY_COMPARE_WITH_TIMEOUT(listeners().size(), 1, scaled(10000));
+    const TcpProxy::Link dropped = listeners().first();
+    RT_ASSIGN(first, store->enqueue(sleepJob({})));
+    QTRY_VERIFY2_WITH_TIMEOUT(statusOf(*store, first.id) == u"success"_s,
+                              qPrintable(worker->describe()), scaled(10000));
+
+    QCOMPARE(proxy.blackholeListeners(), 1);
+    QElapsedTimer sinceDrop;
+    sinceDrop.start();
+
+    // Jobs keep coming while the worker has not noticed, and after it has: none waits longer
+    // than the poll interval (the poll never stops, and never hangs on the dead connection).
+    const QString detected = u"the notification connection is gone"_s;
+    QList<qint64> ids;
+    QStringList waits;
+    qint64 detectedAfterMs = -1;
+    int afterDetection = 0;
+    while (afterDetection < 2) {
+        QVERIFY2(
+            sinceDrop.elapsed() < scaled(30000),
+            qPrintable(u"the dropped LISTEN connection was not detected"_s + worker->describe()));
+        RT_ASSIGN(job, store->enqueue(sleepJob({})));
+        ids << job.id;
+        QTRY_VERIFY2_WITH_TIMEOUT(
+            statusOf(*store, job.id) == u"success"_s,
+            qPrintable(u"job %1 waits: %2"_s.arg(job.id).arg(statusOf(*store, job.id))
+                       + worker->describe()),
+            scaled(20000));
+        RT_FIND(row, *store, job.id);
+        const qint64 waitedMs = row.createdAt.msecsTo(row.startedAt);
+        QVERIFY2(waitedMs <= PollMs + scaled(1500),
+                 qPrintable(u"job %1 waited %2 ms"_s.arg(job.id).arg(waitedMs)));
+        waits << QString::number(waitedMs);
+        if (worker->output().contains(detected)) {
+            if (detectedAfterMs < 0)
+                detectedAfterMs = sinceDrop.elapsed();
+            ++afterDetection;
+        }
+    }
+    qInfo("the dropped LISTEN connection was detected within %lld ms; jobs waited %s ms",
+          detectedAfterMs, qPrintable(waits.join(u", "_s)));
+    // Detected within a bounded time (about two poll intervals), and listening again over a new
+    // connection, while the old one is still open at both ends: the drop really was silent.
+    QVERIFY2(sinceDrop.elapsed() < scaled(20000), qPrintable(worker->describe()));
+    QTRY_COMPARE_WITH_TIMEOUT(listeners().size(), 1, scaled(10000));
+    const TcpProxy::Link fresh = listeners().first();
+    QVERIFY(fresh.id != dropped.id);
+    const QString backendOf = u"SELECT count(*) FROM pg_stat_activity WHERE client_port = %1 AND "
+                              "query LIKE 'LISTEN %'"_s;
+    QTRY_COMPARE_WITH_TIMEOUT(scalar(*store, backendOf.arg(fresh.serverSidePort)), qint64(1),
+                              scaled(10000));
+    QCOMPARE(scalar(*store, backendOf.arg(dropped.serverSidePort)), qint64(1));
+
+    for (qint64 id : std::as_const(ids)) {
+        RT_FIND(row, *store, id);
+        QCOMPARE(row.attempts, 1);
+    }
+    const QList<Execution> executions = readExecutions(m_execLog);
+    for (qint64 id : std::as_const(ids))
+        QCOMPARE(executionsOf(executions, id).size(), 1);
+    RT_CALL(verifyNoOverlap(executions));
+    RT_CALL(verifyStillServing(*store, u"proxied"_s, u"fault.sleep"_s, *worker));
+    QVERIFY2(worker->terminate(scaled(20000), &error), qPrintable(error));
 }
 
 // --- 4. the worker's backends terminated ---------------------------------------------------------
