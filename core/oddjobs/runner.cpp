@@ -508,6 +508,7 @@ private:
     QElapsedTimer m_sinceListenCheck;
     // A ping went out on our channel and the LISTEN connection has delivered nothing since.
     bool m_listenPingPending = false;
+    QString m_lastConnectionError; // the reason for being disconnected that was logged last
 };
 
 namespace {
@@ -1184,6 +1185,7 @@ void RunnerCore::connectionLost(const Error &error)
         log(LogLevel::Error, LogEventKind::DatabaseError,
             u"database unavailable, jobs keep running and outcomes are kept: "_s + error.message);
         Q_EMIT databaseError(error.message);
+        m_lastConnectionError = error.message;
     }
     m_connected = false;
     m_changeWatchTimer.stop();
@@ -1218,7 +1220,13 @@ void RunnerCore::reconnect()
             && r.error().code != ErrorCode::AuthenticationFailed) {
             log(LogLevel::Error, LogEventKind::DatabaseError, r.error().message);
             Q_EMIT databaseError(r.error().message);
+        } else if (r.error().message != m_lastConnectionError) {
+            // Why the database is still out of reach (down, out of connection slots, refusing
+            // the password, ...): once per reason, not once per attempt.
+            log(LogLevel::Warning, LogEventKind::DatabaseError,
+                u"still no database connection, retrying: "_s + r.error().message);
         }
+        m_lastConnectionError = r.error().message;
         m_connected = false;
         const int delay = std::min(30000, 250 << std::min(m_reconnectAttempt, 7));
         ++m_reconnectAttempt;
