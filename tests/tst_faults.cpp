@@ -20,6 +20,7 @@
 #include <QFile>
 #include <QLoggingCategory>
 #include <QProcess>
+#include <QRegularExpression>
 #include <QSqlDatabase>
 #include <QSqlError>
 #include <QSqlQuery>
@@ -240,12 +241,20 @@ public:
     int exitCode() const { return m_process.exitCode(); }
     QProcess::ExitStatus exitStatus() const { return m_process.exitStatus(); }
 
-    // The last lines of the output, for failure messages.
+    // The last lines of the output, for failure messages (which QTest cuts short: about 900
+    // characters, long lines shortened).
     QString describe()
     {
-        const QStringList lines = output().split(u'\n');
-        return u"\n--- %1 (last lines) ---\n"_s.arg(m_name)
-            + lines.mid(std::max<qsizetype>(0, lines.size() - 40)).join(u'\n');
+        const QStringList lines = output().split(u'\n', Qt::SkipEmptyParts);
+        QStringList tail;
+        qsizetype size = 0;
+        for (qsizetype i = lines.size() - 1; i >= 0 && size < 900; --i) {
+            const QString line
+                = lines.at(i).size() > 160 ? lines.at(i).left(157) + u"..."_s : lines.at(i);
+            tail.prepend(line);
+            size += line.size() + 1;
+        }
+        return u"\n--- %1 (last lines) ---\n"_s.arg(m_name) + tail.join(u'\n');
     }
 
     // SIGKILL; returns when this test saw the process gone (microseconds since the epoch).
@@ -1056,6 +1065,7 @@ void TestFaults::serverOutOfSlots()
     // It loses its connections while the server is full: it reports the loss, keeps trying,
     // and comes back when slots free up again.
     const int errorsBefore = worker->count(u"dberror "_s);
+    const qsizetype outputBefore = worker->output().size();
     const QString workerBackends
         = u"FROM pg_stat_activity WHERE datname = current_database() AND application_name = "
           "'oddjobs'"_s;
@@ -1079,11 +1089,24 @@ void TestFaults::serverOutOfSlots()
                               qPrintable(worker->describe()), scaled(15000));
     QTRY_VERIFY2_WITH_TIMEOUT(refusedForSlots(cluster) >= refusedFull + 2,
                               qPrintable(worker->describe()), scaled(15000));
+    // It says why it cannot get back in.
+    const QRegularExpression why(
+        u"^event \\S+ WARNING +database-error still no database connection, retrying: .*too many "
+        "clients"_s,
+        QRegularExpression::MultilineOption);
+    auto reasonsGiven = [&] {
+        int n = 0;
+        for (auto it = why.globalMatch(worker->output().mid(outputBefore)); it.hasNext(); it.next())
+            ++n;
+        return n;
+    };
+    QTRY_VERIFY2_WITH_TIMEOUT(reasonsGiven() >= 1, qPrintable(worker->describe()), scaled(10000));
     QVERIFY(worker->isRunning());
     QCOMPARE(statusOf(*store, later.id), u"queued"_s);
     hog.release();
     QTRY_VERIFY2_WITH_TIMEOUT(statusOf(*store, later.id) == u"success"_s,
                               qPrintable(worker->describe()), scaled(40000));
+    QCOMPARE(reasonsGiven(), 1); // once, however many attempts were refused
 
     const QList<Execution> executions = readExecutions(m_execLog);
     for (qint64 id : ids + QList<qint64> { later.id }) {
