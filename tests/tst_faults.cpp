@@ -10,8 +10,9 @@
 //     an execution log file (the local clock of this host; independent of the database, so the
 //     log is complete while the database is down), and the calls of one job never overlap,
 //   - the worker still serves: a job enqueued at the end gets done.
-// A worker killed with SIGKILL never writes its "end" lines; its open calls are closed at the
-// moment this test saw the process gone, which is no earlier than when they really stopped.
+// A worker killed with SIGKILL, or one that exits while a handler that ignores requests to stop
+// still runs, never writes those "end" lines; such calls are closed at the moment this test saw
+// the process gone, which is no earlier than when they really stopped.
 
 #include "runnertestutil.h"
 
