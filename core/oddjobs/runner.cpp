@@ -664,6 +664,7 @@ private:
     }
     void openListener();
     void closeListener();
+    void pingListener();
     void onNotification(const QString &name, QSqlDriver::NotificationSource,
                         const QVariant &payload);
     void scheduleClaim();
@@ -698,6 +699,7 @@ private:
     void handleStoreError(const Error &error, const QString &what);
     void maybeFinish();
     void handBackAll();
+    void releaseHandedBack(const QSet<qint64> &returned);
     void releaseDeferred();
     bool wantsMore() const;
     bool holdsLock(const Running &r) const
@@ -745,6 +747,10 @@ private:
     QElapsedTimer m_sinceRescue;
     QElapsedTimer m_sincePrune;
     QElapsedTimer m_sinceListenCheck;
+    // A ping went out on our channel and the LISTEN connection has delivered nothing since.
+    bool m_listenPingPending = false;
+    QString m_lastConnectionError; // the reason for being disconnected that was logged last
+    QList<Job> m_returnedHandedBack; // handed back, handler returned, row not released yet
 };
 
 namespace {
@@ -859,6 +865,7 @@ void RunnerCore::openListener()
 
 void RunnerCore::closeListener()
 {
+    m_listenPingPending = false;
     if (m_listenName.isEmpty())
         return;
     if (m_listenDb.isValid() && m_listenDb.driver())
@@ -872,7 +879,10 @@ void RunnerCore::closeListener()
 void RunnerCore::onNotification(const QString &, QSqlDriver::NotificationSource,
                                 const QVariant &payload)
 {
+    m_listenPingPending = false; // the LISTEN connection delivers
     const QJsonObject message = QJsonDocument::fromJson(payload.toString().toUtf8()).object();
+    if (message.contains(u"ping"_s))
+        return; // a runner checking its LISTEN connection (see poll())
     if (message.contains(u"cancel"_s)) {
         const qint64 id = message.value(u"cancel"_s).toInteger();
         if (m_running.contains(id) && message.value(u"worker"_s).toString() == m_worker)
@@ -1088,8 +1098,12 @@ void RunnerCore::onHandlerFinished(qint64 id, const HandlerResult &result, qint6
         break;
     case Fate::Cancelled:
     case Fate::LockLost:
-    case Fate::HandedBack:
         break; // the row is someone else's now; the late outcome is discarded
+    case Fate::HandedBack:
+        // Still ours and locked: released in finish(), now that the handler has returned (a
+        // write in flight can make finish() wait while handlers return).
+        m_returnedHandedBack << r.job;
+        break;
     }
     if (auto d = m_deferred.constFind(id);
         d != m_deferred.cend() && m_state == Runner::State::Running) {
@@ -1262,20 +1276,21 @@ void RunnerCore::poll()
             if (!pruned)
                 handleStoreError(pruned.error(), u"prune"_s);
         }
-        // A LISTEN connection can die without a sound; check it now and then.
+        // A LISTEN connection can die without a sound, and a query on one whose peer went
+        // silent waits as long as TCP keeps it open (many minutes, the runner thread stuck).
+        // So nothing waits on it: each check sends a notification on our channel over the
+        // claiming connection, and the LISTEN connection must have delivered something by the
+        // next check (at least a second later).
         if (m_connected && m_config.connection.backend == Backend::PostgreSql
-            && m_sinceListenCheck.elapsed() >= std::min(m_config.pollIntervalMs, 30000)) {
+            && m_sinceListenCheck.elapsed() >= std::clamp(m_config.pollIntervalMs, 1000, 30000)) {
             m_sinceListenCheck.restart();
-            bool alive = m_listenDb.isValid() && m_listenDb.isOpen();
-            if (alive) {
-                QSqlQuery q(m_listenDb);
-                alive = q.exec(u"SELECT 1"_s);
-            }
-            if (!alive) {
+            if (!m_listenDb.isValid() || !m_listenDb.isOpen() || m_listenPingPending) {
                 log(LogLevel::Warning, LogEventKind::DatabaseError,
                     u"the notification connection is gone; opening it again"_s);
                 openListener();
             }
+            if (m_listenDb.isValid())
+                pingListener();
         }
         m_mayHaveWork = true;
         if (m_connected)
@@ -1283,6 +1298,23 @@ void RunnerCore::poll()
     }
     if (m_state == Runner::State::Running)
         m_pollTimer.start(m_config.pollIntervalMs);
+}
+
+// Notifies our own channel over the claiming connection; onNotification() clears the flag.
+void RunnerCore::pingListener()
+{
+    QSqlQuery q(m_store->database());
+    q.prepare(u"SELECT pg_notify(?, ?)"_s);
+    q.addBindValue(m_config.store.table.notificationChannel());
+    q.addBindValue(QString::fromUtf8(
+        QJsonDocument(QJsonObject { { u"ping"_s, m_worker } }).toJson(QJsonDocument::Compact)));
+    if (!q.exec()) {
+        handleStoreError(Internal::mapSqlError(Backend::PostgreSql, q.lastError(),
+                                               u"cannot check the notification connection"_s),
+                         u"notify"_s);
+        return;
+    }
+    m_listenPingPending = true;
 }
 
 void RunnerCore::heartbeat()
@@ -1469,6 +1501,7 @@ void RunnerCore::connectionLost(const Error &error)
         log(LogLevel::Error, LogEventKind::DatabaseError,
             u"database unavailable, jobs keep running and outcomes are kept: "_s + error.message);
         Q_EMIT databaseError(error.message);
+        m_lastConnectionError = error.message;
     }
     m_connected = false;
     m_changeWatchTimer.stop();
@@ -1505,7 +1538,13 @@ void RunnerCore::reconnect()
             && r.error().code != ErrorCode::AuthenticationFailed) {
             log(LogLevel::Error, LogEventKind::DatabaseError, r.error().message);
             Q_EMIT databaseError(r.error().message);
+        } else if (r.error().message != m_lastConnectionError) {
+            // Why the database is still out of reach (down, out of connection slots, refusing
+            // the password, ...): once per reason, not once per attempt.
+            log(LogLevel::Warning, LogEventKind::DatabaseError,
+                u"still no database connection, retrying: "_s + r.error().message);
         }
+        m_lastConnectionError = r.error().message;
         m_connected = false;
         const int delay = std::min(30000, 250 << std::min(m_reconnectAttempt, 7));
         ++m_reconnectAttempt;
@@ -1556,21 +1595,45 @@ void RunnerCore::stopNow()
     maybeFinish();
 }
 
+// Asks every running handler to stop. Their rows go back to the queue in finish(), and only
+// once their handlers have returned: a row handed back earlier could be claimed by another
+// worker while this handler still finishes its current step.
 void RunnerCore::handBackAll()
 {
-    QList<Job> unstarted = takeBackUnstarted();
-    QList<qint64> ids;
-    for (const Job &job : std::as_const(unstarted))
-        ids << job.id;
+    // Jobs no thread has taken up never run: they go back with the deferred ones, at once
+    // (maybeFinish() releases them before anything waits).
+    for (const Job &job : takeBackUnstarted())
+        m_deferred.insert(job.id, job);
     for (auto it = m_running.begin(); it != m_running.end(); ++it) {
         if (it->fate == Fate::Running) {
             it->fate = Fate::HandedBack;
             it->control->requestStop(StopReason::Shutdown);
-            ids << it.key();
         } else if (it->fate == Fate::TimedOut && !it->outcomeQueued) {
             it->outcomeQueued = true;
             it->control->requestStop(StopReason::Shutdown);
             queueOutcome(it.value(), timeoutOutcome(it.value(), {}), it->clock.elapsed());
+        }
+    }
+}
+
+// Hands back the rows of handed-back jobs whose handlers have returned (`returned`); a handler
+// still running keeps its row locked, and another worker rescues the job after the lock timeout.
+void RunnerCore::releaseHandedBack(const QSet<qint64> &returned)
+{
+    QList<qint64> ids;
+    const QList<Job> drained = std::exchange(m_returnedHandedBack, {});
+    for (const Job &job : drained)
+        ids << job.id;
+    for (auto it = m_running.cbegin(); it != m_running.cend(); ++it) {
+        if (it->fate != Fate::HandedBack)
+            continue;
+        if (returned.contains(it.key())) {
+            ids << it.key();
+        } else {
+            log(LogLevel::Warning, LogEventKind::Text,
+                u"the handler is still running after the request to stop; the job stays locked "
+                "and another worker rescues it after the lock timeout"_s,
+                it->job);
         }
     }
     if (ids.isEmpty() || !m_store)
@@ -1587,7 +1650,7 @@ void RunnerCore::handBackAll()
                 .arg(released.error().message));
         return;
     }
-    for (const Job &job : std::as_const(unstarted))
+    for (const Job &job : drained)
         log(LogLevel::Info, LogEventKind::JobHandedBack, u"handed back to the queue"_s, job);
     for (auto it = m_running.cbegin(); it != m_running.cend(); ++it) {
         if (it->fate == Fate::HandedBack && ids.contains(it.key()))
@@ -1691,10 +1754,14 @@ void RunnerCore::finish()
         it->control->requestStop(StopReason::Shutdown);
     }
     m_pool->waitForDone(m_running.isEmpty() ? -1 : 1000);
+    QSet<qint64> returned; // handlers that returned since the last drainMailbox()
     {
         QMutexLocker lock(&m_mailbox->mutex);
         m_mailbox->target = nullptr;
+        for (const Mailbox::Finished &finished : std::as_const(m_mailbox->finished))
+            returned.insert(finished.id);
     }
+    releaseHandedBack(returned);
     stopWriter();
     closeListener();
     m_store.reset();

@@ -204,7 +204,8 @@ public:
     // Graceful: no new claims, running jobs get shutdownTimeoutMs to finish, the rest are
     // asked to stop and handed back. Emits stopped() when done.
     void stop();
-    // At once: running jobs are asked to stop and handed back.
+    // At once: running jobs are asked to stop and handed back once their handlers return (a
+    // handler still running a second later keeps its job locked until a rescue).
     void stopNow();
     bool waitForStopped(int timeoutMs);
 
