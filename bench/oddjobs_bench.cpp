@@ -3,7 +3,7 @@
 //
 //   oddjobs_bench [--url postgresql://...] [--sqlite] [--only throughput,latency,...]
 //                 [--n 20000] [--concurrency 1,10,32] [--batch 500] [--samples 200]
-//                 [--depths 10000,1000000] [--smoke]
+//                 [--depths 10000,1000000] [--smoke] [--delete-successful]
 //
 // Without --url a throwaway PostgreSQL cluster is started with the server's default
 // durability (fsync and synchronous_commit on), like the peers' server.
@@ -140,6 +140,11 @@ struct DrainResult
     int completed = 0;
 };
 
+// Removes succeeded jobs instead of keeping them as history (RunnerConfig::deleteSuccessfulJobs),
+// as graphile-worker does: a DELETE touches no index, an UPDATE to 'success' adds entries to
+// most of them.
+bool g_deleteSuccessful = false;
+
 DrainResult drain(const Target &target, int n, int concurrency, int batch, bool capped = true)
 {
     RunnerConfig config;
@@ -150,6 +155,7 @@ DrainResult drain(const Target &target, int n, int concurrency, int batch, bool 
     config.prefetch = batch > 1 ? batch : 0;
     config.pollIntervalMs = 1000;
     config.retentionSeconds = 0;
+    config.deleteSuccessfulJobs = g_deleteSuccessful;
     HandlerRegistry handlers;
     handlers.add(u"bench.noop"_s, [](JobContext &) { return HandlerResult::success(); });
     Runner runner(config, handlers);
@@ -188,7 +194,9 @@ void benchThroughput(const Target &target, JobStore &store, int n, const QList<i
             const DrainResult r = drain(target, n, c, batch);
             const auto after = readCounters(store);
             QJsonObject line { { u"test"_s, u"throughput"_s },
-                               { u"variant"_s, batch == 1 ? u"batch1"_s : u"batch%1"_s.arg(batch) },
+                               { u"variant"_s,
+                                 QString((batch == 1 ? u"batch1"_s : u"batch%1"_s.arg(batch))
+                                         + (g_deleteSuccessful ? u"-delete"_s : QString())) },
                                { u"backend"_s, target.postgres ? u"postgresql"_s : u"sqlite"_s },
                                { u"concurrency"_s, c },
                                { u"n"_s, n },
@@ -432,8 +440,12 @@ int main(int argc, char *argv[])
                                     u"Queue depths for the claim cost (10000,1000000)."_s,
                                     u"list"_s, u"10000,1000000"_s);
     const QCommandLineOption smoke(u"smoke"_s, u"Tiny inputs, every benchmark once (for CI)."_s);
-    parser.addOptions({ url, sqlite, only, n, conc, batch, samples, latConc, depths, smoke });
+    const QCommandLineOption deleteSuccessful(
+        u"delete-successful"_s, u"Throughput: delete succeeded jobs instead of keeping them."_s);
+    parser.addOptions(
+        { url, sqlite, only, n, conc, batch, samples, latConc, depths, smoke, deleteSuccessful });
     parser.process(app);
+    g_deleteSuccessful = parser.isSet(deleteSuccessful);
     g_runId = qEnvironmentVariable("RUN_ID", QDateTime::currentDateTimeUtc().toString(Qt::ISODate));
 
     const bool isSmoke = parser.isSet(smoke);
