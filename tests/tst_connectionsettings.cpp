@@ -435,6 +435,11 @@ void TestConnectionSettings::invalidTableNames_data()
     QTest::addRow("comment") << u"jobs--"_s;
     QTest::addRow("newline") << u"jobs\n"_s;
     QTest::addRow("nul") << u"jobs"_s + QChar(0);
+    QTest::addRow("terminal escape") << u"jobs\x1b[2J"_s;
+    QTest::addRow("line break in the schema") << u"evil\nline.jobs"_s;
+    QTest::addRow("unicode letter") << u"jöbs"_s;
+    QTest::addRow("quoted form") << u"\"jobs\""_s;
+    QTest::addRow("doubled quote") << u"a\"\"b"_s;
 }
 
 void TestConnectionSettings::invalidTableNames()
@@ -443,7 +448,11 @@ void TestConnectionSettings::invalidTableNames()
     const auto table = TableName::parse(text);
     QVERIFY2(!table.ok(), qPrintable(u"accepted: "_s + text));
     QCOMPARE(table.error().code, ErrorCode::InvalidTableName);
-    QVERIFY(!table.error().message.isEmpty());
+    const QString message = table.error().message;
+    QVERIFY(!message.isEmpty());
+    // One line of printable text whatever the name held (it may come from a config file).
+    for (QChar c : message)
+        QVERIFY2(c.unicode() >= 0x20 && c.unicode() < 0x7f, qPrintable(message));
     if (!text.contains(u'.'))
         QVERIFY(!TableName::isValidIdentifier(text));
 }

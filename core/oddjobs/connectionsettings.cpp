@@ -264,9 +264,13 @@ bool TableName::isValidIdentifier(const QString &identifier)
 Result<TableName> TableName::parse(const QString &text)
 {
     const QStringList parts = text.split(u'.');
-    auto invalid = [&](const QString &why) {
+    auto invalid = [&](QString why) {
+        // The name, and a part of it in `why`, are shown with printable ASCII only: no line
+        // breaks or terminal controls from a config file end up in a log.
+        static const QRegularExpression unprintable(u"[^\\x20-\\x7e]"_s);
         QString shown = text.left(80);
-        shown.replace(QRegularExpression(u"[^\\x20-\\x7e]"_s), u"?"_s);
+        shown.replace(unprintable, u"?"_s);
+        why.replace(unprintable, u"?"_s);
         return makeError(
             ErrorCode::InvalidTableName,
             u"invalid table name '%1': %2. Use letters, digits and underscores "
