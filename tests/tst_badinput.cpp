@@ -145,6 +145,8 @@ private slots:
     void filterMetacharacters();
     void searchMetacharacters_data() { backendData(); }
     void searchMetacharacters();
+    void nulInFilters_data() { backendData(); }
+    void nulInFilters();
 
     // payloads
     void payloadRoundTrip_data();
@@ -499,6 +501,48 @@ void TestBadInput::searchMetacharacters()
         OJ_ASSIGN(estimate, store->estimateCount(filter));
         QCOMPARE(estimate, ids.size());
     }
+    QCOMPARE(snapshot(*store), before);
+}
+
+void TestBadInput::nulInFilters()
+{
+    // SQL text cannot carry a NUL: every filter holding one is refused the same way on both
+    // backends, before anything runs.
+    QFETCH(QString, backend);
+    OJ_FRESH_STORE(store, url, backend);
+    OJ_VERIFY_OK(store->enqueue(tagged(u"a"_s, u"ab"_s)));
+    const QString before = snapshot(*store);
+    const QString nul = u"a"_s + QChar(0) + u"b"_s;
+    for (const char *field : { "type", "queue", "worker", "search" }) {
+        JobFilter filter;
+        if (qstrcmp(field, "type") == 0)
+            filter.types = { nul };
+        else if (qstrcmp(field, "queue") == 0)
+            filter.queues = { u"default"_s, nul };
+        else if (qstrcmp(field, "worker") == 0)
+            filter.workers = { nul };
+        else
+            filter.search = nul;
+        const QString expected
+            = u"the %1 filter contains a NUL character"_s.arg(QLatin1String(field));
+        const auto page = store->list(filter);
+        QVERIFY2(!page.ok(), field);
+        QCOMPARE(page.error().code, ErrorCode::InvalidArgument);
+        QCOMPARE(page.error().message, expected);
+        OJ_VERIFY_ERROR(store->count(filter), ErrorCode::InvalidArgument);
+        OJ_VERIFY_ERROR(store->estimateCount(filter), ErrorCode::InvalidArgument);
+        OJ_VERIFY_ERROR(store->cancel(filter), ErrorCode::InvalidArgument);
+        OJ_VERIFY_ERROR(store->runNow(filter), ErrorCode::InvalidArgument);
+        OJ_VERIFY_ERROR(store->remove(filter), ErrorCode::InvalidArgument);
+    }
+    // A queue name is refused alike when a job is written.
+    NewJob job = tagged(u"a"_s);
+    job.queue = nul;
+    const auto enqueued = store->enqueue(job);
+    QVERIFY(!enqueued.ok());
+    QCOMPARE(enqueued.error().code, ErrorCode::InvalidArgument);
+    QCOMPARE(enqueued.error().message, u"the queue name contains a NUL character"_s);
+    OJ_VERIFY_ERROR(store->enqueueMany({ tagged(u"a"_s), job }), ErrorCode::InvalidArgument);
     QCOMPARE(snapshot(*store), before);
 }
 

@@ -197,6 +197,18 @@ bool isReasonableTime(const QDateTime &time)
 
 Result<Where> buildWhere(bool pg, const JobFilter &f)
 {
+    // No job holds a NUL character, and SQL text cannot carry one: PostgreSQL refuses it and
+    // SQLite's LIKE ends the pattern there, so "a<NUL>b" would search for "a".
+    for (const auto &[values, what] :
+         { std::pair { f.types, "type" }, std::pair { f.queues, "queue" },
+           std::pair { f.workers, "worker" }, std::pair { QStringList { f.search }, "search" } }) {
+        for (const QString &value : values) {
+            if (value.contains(QChar(0)))
+                return makeError(
+                    ErrorCode::InvalidArgument,
+                    u"the %1 filter contains a NUL character"_s.arg(QLatin1String(what)));
+        }
+    }
     Where w;
     if (f.ids) {
         w.clauses << inList(pg, u"id"_s, u"bigint"_s);
@@ -341,6 +353,8 @@ Result<EncodedJob> encodeJob(const NewJob &job, int maxPayloadBytes)
     if (job.queue.size() > 200)
         return makeError(ErrorCode::InvalidArgument,
                          u"the queue name is longer than 200 characters"_s);
+    if (job.queue.contains(QChar(0)))
+        return makeError(ErrorCode::InvalidArgument, u"the queue name contains a NUL character"_s);
     if (job.maxAttempts && *job.maxAttempts < 1)
         return makeError(ErrorCode::InvalidArgument,
                          u"max attempts must be at least 1 (got %1)"_s.arg(*job.maxAttempts));
