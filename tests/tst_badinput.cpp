@@ -479,6 +479,8 @@ void TestBadInput::searchMetacharacters()
         { u"\\'"_s, {}, true },
         { u"''"_s, {}, true },
         { u"*"_s, {}, true },
+        { u"["_s, {}, true },
+        { u"]"_s, {}, true },
         { u"e"_s, {}, true },
         { u" 1000 "_s, { idOf(u"1000 done"_s) } }, // trimmed; not an id here
     };
