@@ -577,6 +577,7 @@ void TestBadInput::payloadRoundTrip_data()
         { "astral plane", QJsonValue(u"😀 𝄞 𠀀"_s) },
         { "right to left", QJsonValue(u"שלום \u202e abc"_s) },
         { "replacement character", QJsonValue(u"\ufffd"_s) },
+        { "byte order mark", QJsonValue(u"\ufeffbom"_s) },
         { "largest integers",
           QJsonArray { std::numeric_limits<qint64>::max(), std::numeric_limits<qint64>::min(),
                        qint64(9007199254740993) } },

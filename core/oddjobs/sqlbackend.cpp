@@ -90,8 +90,12 @@ QJsonValue parseJson(const QString &text)
 {
     if (text.isNull())
         return QJsonValue(QJsonValue::Null);
+    // Qt's JSON reader drops a U+FEFF that starts a string or a key; written as an escape it
+    // is kept. In JSON text it can only stand inside strings, so the escape is always valid.
+    QString escaped = text;
+    escaped.replace(QChar(0xfeff), u"\\ufeff"_s);
     QJsonParseError error;
-    const QJsonDocument doc = QJsonDocument::fromJson("[" + text.toUtf8() + "]", &error);
+    const QJsonDocument doc = QJsonDocument::fromJson("[" + escaped.toUtf8() + "]", &error);
     if (error.error != QJsonParseError::NoError || !doc.isArray() || doc.array().size() != 1)
         return QJsonValue(QJsonValue::Undefined);
     return doc.array().at(0);
