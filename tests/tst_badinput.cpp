@@ -588,6 +588,7 @@ void TestBadInput::payloadRoundTrip_data()
         { "scalar string", QJsonValue(u"just text"_s) },
         { "scalar number", QJsonValue(42.5) },
         { "scalar true", QJsonValue(true) },
+        { "scalar null", QJsonValue(QJsonValue::Null) },
         { "nested 100 levels", nestedArrays(100) },
     };
     for (const QString &backend : { u"sqlite"_s, u"postgresql"_s }) {

@@ -580,8 +580,10 @@ Result<QList<qint64>> JobStore::enqueueMany(const QList<NewJob> &jobs)
     const QString doc = QString::fromUtf8(QJsonDocument(rows).toJson(QJsonDocument::Compact));
     QString sql;
     if (pg) {
+        // jsonb_to_recordset turns a JSON null payload into SQL NULL; it is JSON null again.
         sql = u"INSERT INTO %1 (payload, run_at, queue, priority, max_attempts, timeout_seconds) "
-              "SELECT x.payload, COALESCE(TIMESTAMPTZ 'epoch' + x.run_at_us * INTERVAL '1 "
+              "SELECT COALESCE(x.payload, 'null'), COALESCE(TIMESTAMPTZ 'epoch' + x.run_at_us * "
+              "INTERVAL '1 "
               "microsecond', "
               "now() + make_interval(secs => x.delay), now()), x.queue, x.priority, "
               "x.max_attempts, "
