@@ -157,6 +157,8 @@ private slots:
     void payloadSizeLimit();
     void payloadTenMegabytes_data() { backendData(); }
     void payloadTenMegabytes();
+    void payloadDeepNesting_data() { backendData(); }
+    void payloadDeepNesting();
     void storedTextUnreadable();
     void storedInvalidUtf8();
 
@@ -590,6 +592,7 @@ void TestBadInput::payloadRoundTrip_data()
         { "scalar true", QJsonValue(true) },
         { "scalar null", QJsonValue(QJsonValue::Null) },
         { "nested 100 levels", nestedArrays(100) },
+        { "nested 1000 levels", nestedArrays(1000) },
     };
     for (const QString &backend : { u"sqlite"_s, u"postgresql"_s }) {
         for (const auto &[what, payload] : payloads)
@@ -789,6 +792,50 @@ void TestBadInput::payloadTenMegabytes()
         OJ_ASSIGN(matching, store->count(search));
         QCOMPARE(matching, 2);
     }
+}
+
+void TestBadInput::payloadDeepNesting()
+{
+    // Deeper than the store can read back (Qt's JSON reader stops at 1024 levels) is refused
+    // before anything is serialized; 1000 levels round-trip (payloadRoundTrip).
+    QFETCH(QString, backend);
+    OJ_FRESH_STORE(store, url, backend);
+    OJ_ASSIGN(existing, store->enqueue(tagged(u"Keep"_s)));
+    const QString before = snapshot(*store);
+    for (int depth : { 1001, 1100, 1500, 10000 }) {
+        NewJob job;
+        job.payload = nestedArrays(depth);
+        const auto enqueued = store->enqueue(job);
+        QVERIFY2(!enqueued.ok(), qPrintable(QString::number(depth)));
+        QCOMPARE(enqueued.error().code, ErrorCode::InvalidJson);
+        QCOMPARE(enqueued.error().message, u"the payload is nested more than 1000 levels deep"_s);
+        OJ_VERIFY_ERROR(store->enqueueMany({ tagged(u"Fine"_s), job }), ErrorCode::InvalidJson);
+        NewJob fields = job;
+        fields.runAt = existing.runAt;
+        OJ_VERIFY_ERROR(store->edit(existing.id, fields, existing.revision),
+                        ErrorCode::InvalidJson);
+    }
+    // Objects count as levels as well.
+    QJsonValue objects(1);
+    for (int i = 0; i < 1001; ++i)
+        objects = QJsonObject { { u"k"_s, objects } };
+    NewJob objectJob;
+    objectJob.payload = objects;
+    OJ_VERIFY_ERROR(store->enqueue(objectJob), ErrorCode::InvalidJson);
+    QCOMPARE(snapshot(*store), before);
+
+    // A result nested that deep does not lose the job's success.
+    OJ_CALL(claimOnly(*store, existing.id, nullptr, W1));
+    JobOutcome outcome;
+    outcome.id = existing.id;
+    outcome.success = true;
+    outcome.result = nestedArrays(10000);
+    OJ_ASSIGN(written, store->complete(W1, { outcome }));
+    QCOMPARE(written.size(), 1);
+    OJ_FIND(done, *store, existing.id);
+    QCOMPARE(done.status, JobStatus::Success);
+    QCOMPARE(done.result[u"unstored"].toString(),
+             u"the result is nested more than 1000 levels deep"_s);
 }
 
 void TestBadInput::storedTextUnreadable()

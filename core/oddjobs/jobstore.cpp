@@ -322,11 +322,51 @@ struct EncodedJob
     QVariant delaySeconds;
 };
 
+// Qt's JSON reader stops at 1024 levels, and the store reads a value wrapped in one more: a
+// deeper value would be written but could never be read back.
+constexpr int MaxJsonDepth = 1000;
+
+// How deeply arrays and objects nest in `value`, counted level by level without recursion
+// (a value nested 100 000 deep must not exhaust the stack) and only up to `limit` + 1.
+int jsonDepth(const QJsonValue &value, int limit)
+{
+    int depth = 0;
+    QList<QJsonValue> level;
+    if (value.isArray() || value.isObject())
+        level << value;
+    while (!level.isEmpty() && depth <= limit) {
+        ++depth;
+        QList<QJsonValue> next;
+        for (const QJsonValue &container : std::as_const(level)) {
+            if (container.isArray()) {
+                const QJsonArray array = container.toArray();
+                for (const QJsonValue &child : array) {
+                    if (child.isArray() || child.isObject())
+                        next << child;
+                }
+            } else {
+                const QJsonObject object = container.toObject();
+                for (auto it = object.begin(); it != object.end(); ++it) {
+                    if (it->isArray() || it->isObject())
+                        next << *it;
+                }
+            }
+        }
+        level = std::move(next);
+    }
+    return depth;
+}
+
 Result<QString> encodePayload(const QJsonValue &value, int maxBytes, const char *what)
 {
     if (value.isUndefined())
         return makeError(ErrorCode::InvalidJson,
                          u"the %1 is not a JSON value"_s.arg(QLatin1String(what)));
+    // Before serializing: Qt's writer recurses once per level.
+    if (jsonDepth(value, MaxJsonDepth) > MaxJsonDepth)
+        return makeError(ErrorCode::InvalidJson,
+                         u"the %1 is nested more than %2 levels deep"_s.arg(QLatin1String(what))
+                             .arg(MaxJsonDepth));
     const QByteArray text = jsonText(value);
     if (text.size() > maxBytes)
         return makeError(ErrorCode::PayloadTooLarge,
