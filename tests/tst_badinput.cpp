@@ -153,6 +153,8 @@ private slots:
     void payloadRoundTrip();
     void payloadNul_data() { backendData(); }
     void payloadNul();
+    void payloadInvalidUnicode_data() { backendData(); }
+    void payloadInvalidUnicode();
     void payloadSizeLimit_data() { backendData(); }
     void payloadSizeLimit();
     void payloadTenMegabytes_data() { backendData(); }
@@ -579,6 +581,9 @@ void TestBadInput::payloadRoundTrip_data()
         { "astral plane", QJsonValue(u"😀 𝄞 𠀀"_s) },
         { "right to left", QJsonValue(u"שלום \u202e abc"_s) },
         { "replacement character", QJsonValue(u"\ufffd"_s) },
+        { "text that spells escapes",
+          QJsonArray { u"\\u0000"_s, u"\\ud800"_s, u"\\\\u0000"_s, u"\\"_s } },
+        { "surrogate pair", QJsonValue(QString(QChar(0xd83d)) + QChar(0xde00)) },
         { "byte order mark", QJsonValue(u"\ufeffbom"_s) },
         { "largest integers",
           QJsonArray { std::numeric_limits<qint64>::max(), std::numeric_limits<qint64>::min(),
@@ -690,6 +695,36 @@ void TestBadInput::payloadNul()
     QCOMPARE(done.status, JobStatus::Success);
     QCOMPARE(done.result[u"unstored"].toString(),
              u"the result contains a NUL character (\\u0000), which jsonb cannot store"_s);
+}
+
+void TestBadInput::payloadInvalidUnicode()
+{
+    // A QString cannot hold invalid UTF-8 (QString::fromUtf8 already made it U+FFFD), but it
+    // can hold a lone UTF-16 surrogate, which has no UTF-8 form at all.
+    QFETCH(QString, backend);
+    OJ_FRESH_STORE(store, url, backend);
+    const QString before = snapshot(*store);
+
+    const QString fromBadUtf8 = QString::fromUtf8("ok \xff\xfe \xc3\x28 end");
+    OJ_ASSIGN(replaced, store->enqueue(tagged(u"Utf8"_s, fromBadUtf8)));
+    QCOMPARE(replaced.payload[u"contents"].toString(), fromBadUtf8);
+    QVERIFY(fromBadUtf8.contains(QChar(QChar::ReplacementCharacter)));
+    OJ_VERIFY_OK(store->remove(JobFilter::byIds({ replaced.id })));
+
+    for (const QString &lone : QStringList { u"a"_s + QChar(0xd800) + u"b"_s,
+                                             u"a"_s + QChar(0xdc00), QString(QChar(0xdbff)) }) {
+        for (bool asKey : { false, true }) {
+            NewJob job;
+            job.payload = asKey ? QJsonValue(QJsonObject { { lone, 1 } }) : QJsonValue(lone);
+            const auto enqueued = store->enqueue(job);
+            QVERIFY2(!enqueued.ok(), "the payload was accepted");
+            QCOMPARE(enqueued.error().code, ErrorCode::InvalidJson);
+            QCOMPARE(enqueued.error().message,
+                     u"the payload contains text that is not valid Unicode (a lone UTF-16 "
+                     "surrogate)"_s);
+        }
+    }
+    QCOMPARE(snapshot(*store), before);
 }
 
 void TestBadInput::payloadSizeLimit()

@@ -357,6 +357,47 @@ int jsonDepth(const QJsonValue &value, int limit)
     return depth;
 }
 
+enum class EscapeProblem
+{
+    None,
+    Nul,
+    LoneSurrogate,
+};
+
+// Looks at the \uXXXX escapes of compact JSON text from Qt, which writes control characters
+// and lone UTF-16 surrogates (they have no UTF-8 form) that way. Escapes are walked from
+// backslash to backslash, so "\\u0000" (a backslash, then "u0000") is no NUL.
+EscapeProblem escapeProblem(const QByteArray &text)
+{
+    if (!text.contains("\\u"))
+        return EscapeProblem::None;
+    auto unitAt = [&](qsizetype at, bool *ok) { return text.mid(at, 4).toUInt(ok, 16); };
+    for (qsizetype i = text.indexOf('\\'); i >= 0 && i + 1 < text.size();
+         i = text.indexOf('\\', i)) {
+        if (text.at(i + 1) != 'u') {
+            i += 2;
+            continue;
+        }
+        bool ok = false;
+        const uint unit = unitAt(i + 2, &ok);
+        i += 6;
+        if (!ok)
+            continue;
+        if (unit == 0)
+            return EscapeProblem::Nul;
+        if (unit >= 0xdc00 && unit <= 0xdfff)
+            return EscapeProblem::LoneSurrogate;
+        if (unit >= 0xd800 && unit <= 0xdbff) {
+            bool lowOk = false;
+            const uint low = text.mid(i, 2) == "\\u" ? unitAt(i + 2, &lowOk) : 0;
+            if (!lowOk || low < 0xdc00 || low > 0xdfff)
+                return EscapeProblem::LoneSurrogate;
+            i += 6;
+        }
+    }
+    return EscapeProblem::None;
+}
+
 Result<QString> encodePayload(const QJsonValue &value, int maxBytes, const char *what)
 {
     if (value.isUndefined())
@@ -374,12 +415,21 @@ Result<QString> encodePayload(const QJsonValue &value, int maxBytes, const char 
                              .arg(QLatin1String(what))
                              .arg(text.size())
                              .arg(maxBytes));
-    // PostgreSQL's jsonb cannot hold NUL characters; refuse them on both backends alike.
-    if (text.contains("\\u0000"))
+    switch (escapeProblem(text)) {
+    case EscapeProblem::None:
+        break;
+    case EscapeProblem::Nul:
+        // PostgreSQL's jsonb cannot hold NUL characters; refuse them on both backends alike.
         return makeError(
             ErrorCode::InvalidJson,
             u"the %1 contains a NUL character (\\u0000), which jsonb cannot store"_s.arg(
                 QLatin1String(what)));
+    case EscapeProblem::LoneSurrogate:
+        // PostgreSQL refuses it as well; SQLite would store what no UTF-8 reader can use.
+        return makeError(ErrorCode::InvalidJson,
+                         u"the %1 contains text that is not valid Unicode (a lone UTF-16 "
+                         "surrogate)"_s.arg(QLatin1String(what)));
+    }
     return QString::fromUtf8(text);
 }
 
