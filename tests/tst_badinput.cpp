@@ -89,6 +89,23 @@ QJsonValue nestedArrays(int depth)
     return value;
 }
 
+// The error of a call expected to fail; a success shows as a Database error saying so.
+template<typename T>
+Error errorOf(const Result<T> &result)
+{
+    return result.ok() ? makeError(ErrorCode::Database, u"<the call succeeded>"_s) : result.error();
+}
+
+// The printable one-line shape every error message has.
+QString messageProblem(const Error &error)
+{
+    if (error.message.isEmpty())
+        return u"empty message"_s;
+    if (error.message.contains(u'\n') || error.message.contains(QChar(0)))
+        return u"message is not one line: "_s + error.message;
+    return {};
+}
+
 // Values that are SQL, LIKE pattern, array literal, JSON or placeholder syntax somewhere.
 const QStringList &metacharacters()
 {
@@ -177,6 +194,10 @@ private slots:
     // damaged tables
     void foreignTableRefused_data() { backendData(); }
     void foreignTableRefused();
+    void missingColumns_data() { backendData(); }
+    void missingColumns();
+    void droppedTable_data() { backendData(); }
+    void droppedTable();
 };
 
 // ---------------------------------------------------------------------------------------
@@ -1129,6 +1150,86 @@ void TestBadInput::foreignTableRefused()
     QCOMPARE(direct.value(u"select name || ':' || payload from jobs"_s), u"mine:{}"_s);
     // The version table was not left behind either (the migration rolled back).
     QCOMPARE(tableList(direct), tablesBefore);
+}
+
+void TestBadInput::missingColumns()
+{
+    // A migrated table that lost columns afterwards: every entry point reports the schema
+    // as invalid and changes nothing.
+    QFETCH(QString, backend);
+    OJ_FRESH_STORE(store, url, backend);
+    OJ_ASSIGN(job, store->enqueue(tagged(u"Keep"_s, 1)));
+    const DirectSql direct(url);
+    QString error;
+    for (const QString &column : { u"result"_s, u"timeout_seconds"_s }) {
+        QVERIFY2(direct.exec(u"alter table jobs drop column %1"_s.arg(column), nullptr, &error),
+                 qPrintable(error));
+    }
+    const QString rowBefore = direct.value(u"select payload || '|' || status from jobs"_s);
+
+    OJ_ASSIGN(fresh, openStore(url, {}, false));
+    for (JobStore *s : { store.get(), fresh.get() }) {
+        const auto checked = s->checkSchema();
+        QVERIFY(!checked.ok());
+        QCOMPARE(checked.error().code, ErrorCode::SchemaInvalid);
+        QCOMPARE(checked.error().message,
+                 u"table jobs exists but lacks the column(s) timeout_seconds, result, so it is "
+                 "not a jobs table this release can use; choose another table name with "
+                 "--table"_s);
+        const auto migrated = s->migrate();
+        QVERIFY2(!migrated.ok(), "migrate() called a damaged table up to date");
+        QCOMPARE(migrated.error().code, ErrorCode::SchemaInvalid);
+        QCOMPARE(migrated.error().message, checked.error().message);
+
+        // The calls themselves fail with the same code, whatever the backend says.
+        ClaimRequest claim;
+        claim.worker = W1;
+        claim.anyType = true;
+        const QList<std::pair<const char *, Error>> failures {
+            { "enqueue", errorOf(s->enqueue(tagged(u"New"_s))) },
+            { "enqueueMany", errorOf(s->enqueueMany({ tagged(u"New"_s) })) },
+            { "find", errorOf(s->find(job.id)) },
+            { "list", errorOf(s->list({})) },
+            { "claim", errorOf(s->claim(claim)) },
+        };
+        for (const auto &[call, failure] : failures) {
+            QVERIFY2(failure.code == ErrorCode::SchemaInvalid,
+                     qPrintable(QLatin1String(call) + u": "_s + failure.toString()));
+            const QString problem = messageProblem(failure);
+            QVERIFY2(problem.isEmpty(), qPrintable(problem));
+        }
+    }
+    QCOMPARE(direct.value(u"select count(*) from jobs"_s), u"1"_s);
+    QCOMPARE(direct.value(u"select payload || '|' || status from jobs"_s), rowBefore);
+}
+
+void TestBadInput::droppedTable()
+{
+    // The version table says "migrated" but the jobs table is gone: the schema check says to
+    // migrate, and migrate() creates it again instead of calling it up to date.
+    QFETCH(QString, backend);
+    OJ_FRESH_STORE(store, url, backend);
+    OJ_VERIFY_OK(store->enqueue(tagged(u"Lost"_s)));
+    const DirectSql direct(url);
+    QString error;
+    QVERIFY2(direct.exec(u"drop table jobs"_s, nullptr, &error), qPrintable(error));
+
+    OJ_ASSIGN(fresh, openStore(url, {}, false));
+    const auto checked = fresh->checkSchema();
+    QVERIFY(!checked.ok());
+    QCOMPARE(checked.error().code, ErrorCode::SchemaMissing);
+    QCOMPARE(checked.error().message, u"table jobs does not exist yet: run 'oddjobs migrate'"_s);
+    const auto listed = fresh->list({});
+    QVERIFY(!listed.ok());
+    QCOMPARE(listed.error().code, ErrorCode::SchemaMissing);
+
+    OJ_ASSIGN(previous, fresh->migrate());
+    QCOMPARE(previous, 0);
+    OJ_VERIFY_OK(fresh->checkSchema());
+    OJ_ASSIGN(job, fresh->enqueue(tagged(u"Again"_s)));
+    OJ_ASSIGN(count, fresh->count());
+    QCOMPARE(count, 1);
+    QCOMPARE(direct.value(u"select count(*) from oddjobs_schema_versions"_s), u"1"_s);
 }
 
 QTEST_GUILESS_MAIN(TestBadInput)
