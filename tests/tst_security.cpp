@@ -138,6 +138,8 @@ private slots:
 
     void pidFileNamesForeignProcess();
     void pidFileNamesProcessCalledOddjobs();
+    void pidFileIsSymlink();
+    void pidFileIsFifo();
 
 private:
     Run run(const QStringList &args, const QProcessEnvironment &extraEnv = {});
@@ -571,6 +573,48 @@ void TestSecurity::pidFileNamesProcessCalledOddjobs()
     QTest::qWait(300);
     QVERIFY(bystander->isAlive());
     QCOMPARE(bystander->signalsReceived(), QByteArray());
+}
+
+void TestSecurity::pidFileIsSymlink()
+{
+    // A link planted where the pid file goes (a shared directory) is replaced by the pid file,
+    // never written through: the file it points to is not the worker's to change.
+    const QString url = Test::freshSqliteUrl();
+    const QString dir = m_tmp->filePath(u"link-%1"_s.arg(++m_counter));
+    QVERIFY(QDir().mkpath(dir));
+    const QString victim = dir + u"/victim"_s;
+    QVERIFY(writeFile(victim, "precious\n"));
+    const QString pidFile = dir + u"/worker.pid"_s;
+    QVERIFY(QFile::link(victim, pidFile));
+
+    Worker *worker = startWorker(
+        QStringList { u"--headless"_s, u"--database"_s, url, u"--pid-file"_s, pidFile } + FastPoll);
+    QTRY_VERIFY2_WITH_TIMEOUT(worker->isReady() || !worker->isRunning(),
+                              qPrintable(worker->describe()), 15000);
+    QVERIFY2(worker->isRunning(), qPrintable(worker->describe()));
+    QVERIFY(!QFileInfo(pidFile).isSymLink());
+    QCOMPARE(readFile(pidFile).trimmed(), QByteArray::number(worker->process.processId()));
+    QCOMPARE(readFile(victim), QByteArray("precious\n"));
+    // Nothing else was left next to it.
+    QCOMPARE(
+        QDir(dir).entryList(QDir::AllEntries | QDir::NoDotAndDotDot | QDir::Hidden | QDir::System),
+        (QStringList { u"victim"_s, u"worker.pid"_s }));
+    worker->process.terminate();
+    QVERIFY(worker->process.waitForFinished(15000));
+    QVERIFY(!QFile::exists(pidFile));
+    QCOMPARE(readFile(victim), QByteArray("precious\n"));
+}
+
+void TestSecurity::pidFileIsFifo()
+{
+    // Reading a FIFO would block the worker forever: anything but a regular file is refused.
+    const QString url = Test::freshSqliteUrl();
+    const QString fifo = m_tmp->filePath(u"fifo-%1.pid"_s.arg(++m_counter));
+    QCOMPARE(::mkfifo(QFile::encodeName(fifo).constData(), 0600), 0);
+    const Run r = run({ u"--headless"_s, u"--database"_s, url, u"--pid-file"_s, fifo });
+    QVERIFY2(r.exitCode == 2, qPrintable(r.describe()));
+    QCOMPARE(QString::fromUtf8(r.err),
+             u"oddjobs: the pid file %1 exists and is not a regular file\n"_s.arg(fifo));
 }
 
 QTEST_GUILESS_MAIN(TestSecurity)
