@@ -592,6 +592,9 @@ void TestBadInput::payloadRoundTrip_data()
     QString controls;
     for (char16_t c = 1; c < 0x20; ++c)
         controls += QChar(c);
+    // SQLite's UTF-16 conversion turns U+FFFE and U+FFFF into U+FFFD.
+    const QString noncharacters
+        = QString(QChar(0xfffe)) + QChar(0xffff) + QChar(0xfdd0) + QString::fromUcs4(U"\U0001FFFE");
     const QList<QPair<const char *, QJsonValue>> payloads {
         { "sql in values",
           QJsonObject { { u"tag"_s, u"x'); DROP TABLE jobs; --"_s },
@@ -605,6 +608,9 @@ void TestBadInput::payloadRoundTrip_data()
         { "text that spells escapes",
           QJsonArray { u"\\u0000"_s, u"\\ud800"_s, u"\\\\u0000"_s, u"\\"_s } },
         { "surrogate pair", QJsonValue(QString(QChar(0xd83d)) + QChar(0xde00)) },
+        { "noncharacters",
+          QJsonObject { { QString(QChar(0xfffe)), QString(QChar(0xffff)) },
+                        { u"v"_s, noncharacters } } },
         { "byte order mark", QJsonValue(u"\ufeffbom"_s) },
         { "largest integers",
           QJsonArray { std::numeric_limits<qint64>::max(), std::numeric_limits<qint64>::min(),

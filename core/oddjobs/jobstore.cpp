@@ -53,9 +53,11 @@ QString columns(bool pg, const QString &alias = {})
         const QString col = a + QLatin1String(name);
         return pg ? u"(EXTRACT(EPOCH FROM %1) * 1000000)::int8"_s.arg(col) : col;
     };
+    // SQLite's conversion of stored text to UTF-16 turns U+FFFE and U+FFFF into U+FFFD; its
+    // bytes, read as a BLOB, are the JSON exactly as written.
     auto json = [&](const char *name) {
         const QString col = a + QLatin1String(name);
-        return pg ? col + u"::text"_s : col;
+        return pg ? col + u"::text"_s : u"CAST(%1 AS BLOB)"_s.arg(col);
     };
     return QStringList { a + u"id"_s,           ts("created_at"),         ts("updated_at"),
                          ts("run_at"),          a + u"status"_s,          json("payload"),
