@@ -164,6 +164,7 @@ private slots:
     void searchMetacharacters();
     void nulInFilters_data() { backendData(); }
     void nulInFilters();
+    void postgresWithoutStandardStrings();
 
     // payloads
     void payloadRoundTrip_data();
@@ -571,6 +572,63 @@ void TestBadInput::nulInFilters()
     QCOMPARE(enqueued.error().message, u"the queue name contains a NUL character"_s);
     OJ_VERIFY_ERROR(store->enqueueMany({ tagged(u"a"_s), job }), ErrorCode::InvalidArgument);
     QCOMPARE(snapshot(*store), before);
+}
+
+void TestBadInput::postgresWithoutStandardStrings()
+{
+    // A database still set to the old string syntax (standard_conforming_strings = off, where
+    // a backslash escapes inside '...'): QPSQL notices it and escapes bound values for it; the
+    // store's own SQL must not rely on the standard syntax either.
+    ODDJOBS_FRESH_URL(u"postgresql"_s, url);
+    const DirectSql direct(url);
+    const QString database = ConnectionSettings::fromUrl(url)->database;
+    QString error;
+    for (const QString &setting :
+         { u"standard_conforming_strings = off"_s, u"escape_string_warning = off"_s }) {
+        QVERIFY2(direct.exec(u"alter database %1 set %2"_s.arg(database, setting), nullptr, &error),
+                 qPrintable(error));
+    }
+    OJ_ASSIGN(store, openStore(url));
+    {
+        QSqlQuery query(store->database());
+        QVERIFY(query.exec(u"show standard_conforming_strings"_s) && query.next());
+        QCOMPARE(query.value(0).toString(), u"off"_s);
+    }
+    QList<Job> jobs;
+    for (const QString &value : metacharacters()) {
+        NewJob job = tagged(value, QJsonObject { { u"v"_s, value } });
+        job.queue = value;
+        OJ_ASSIGN(created, store->enqueue(job));
+        QCOMPARE(created.type(), value);
+        QCOMPARE(created.queue, value);
+        jobs << created;
+    }
+    OJ_ASSIGN(many, store->enqueueMany({ tagged(u"\\'"_s), tagged(u"\\'"_s) }));
+    QCOMPARE(many.size(), 2);
+    for (const Job &job : std::as_const(jobs)) {
+        JobFilter byType;
+        byType.types = { job.type(), u"\\x"_s + job.type() };
+        QString listError;
+        QCOMPARE(idsMatching(*store, byType, &listError), QList<qint64> { job.id });
+        QVERIFY2(listError.isEmpty(), qPrintable(listError));
+        JobFilter byQueue;
+        byQueue.queues = { job.queue };
+        OJ_ASSIGN(estimate, store->estimateCount(byQueue));
+        QCOMPARE(estimate, 1);
+    }
+    OJ_ASSIGN(all, store->list({}, allById()));
+    for (const QString &search : { u"\\"_s, u"'"_s, u"%"_s, u"_"_s, u"\\'"_s }) {
+        JobFilter filter;
+        filter.search = search;
+        QString listError;
+        const QList<qint64> ids = idsMatching(*store, filter, &listError);
+        QVERIFY2(listError.isEmpty(), qPrintable(u"search [%1]: "_s.arg(search) + listError));
+        QCOMPARE(ids, idsAccepted(all.jobs, filter));
+        OJ_ASSIGN(estimate, store->estimateCount(filter));
+        QCOMPARE(estimate, ids.size());
+    }
+    OJ_ASSIGN(total, store->count());
+    QCOMPARE(total, metacharacters().size() + 2);
 }
 
 // ---------------------------------------------------------------------------------------

@@ -249,8 +249,9 @@ Result<Where> buildWhere(bool pg, const JobFilter &f)
         QString pattern = search;
         pattern.replace(u'\\', u"\\\\"_s).replace(u'%', u"\\%"_s).replace(u'_', u"\\_"_s);
         pattern = u'%' + pattern + u'%';
+        // E'\\' is one backslash whatever standard_conforming_strings says; '\' is not.
         const QString like
-            = pg ? u"payload::text ILIKE ? ESCAPE '\\'"_s : u"payload LIKE ? ESCAPE '\\'"_s;
+            = pg ? u"payload::text ILIKE ? ESCAPE E'\\\\'"_s : u"payload LIKE ? ESCAPE '\\'"_s;
         bool isNumber = false;
         const qint64 id = search.toLongLong(&isNumber);
         if (isNumber) {
