@@ -42,10 +42,10 @@ void checkAccepted(const AppOptions &o, const QString &context)
     FUZZ_CHECK(o.priority >= -1000000 && o.priority <= 1000000, context);
     FUZZ_CHECK(!o.maxAttempts || *o.maxAttempts >= 1, context);
     FUZZ_CHECK(!o.timeoutSeconds || *o.timeoutSeconds >= 1, context);
-    FUZZ_CHECK(!o.inSeconds
-                   || (std::isfinite(*o.inSeconds) && *o.inSeconds >= 0
-                       && *o.inSeconds <= 3153600000.0),
-               context);
+    FUZZ_CHECK(
+        !o.inSeconds
+            || (std::isfinite(*o.inSeconds) && *o.inSeconds >= 0 && *o.inSeconds <= 3153600000.0),
+        context);
     FUZZ_CHECK(!(o.runAt && o.inSeconds), context);
     for (const QString &q : o.queues)
         FUZZ_CHECK(!q.trimmed().isEmpty(), context);
@@ -67,8 +67,7 @@ void checkAccepted(const AppOptions &o, const QString &context)
     }
     if (o.command == Command::Show)
         FUZZ_CHECK(o.ids.size() == 1, context);
-    if (o.command == Command::Retry || o.command == Command::Cancel
-        || o.command == Command::Delete)
+    if (o.command == Command::Retry || o.command == Command::Cancel || o.command == Command::Delete)
         FUZZ_CHECK(!o.ids.isEmpty(), context);
 }
 

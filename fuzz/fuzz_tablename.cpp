@@ -46,7 +46,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         const QString message = parsed.error().message;
         FUZZ_CHECK(!message.isEmpty(), text);
         for (QChar c : message)
-            FUZZ_CHECK(c.unicode() >= 0x20 && c.unicode() != 0x7f, u"control character in: "_s + message);
+            FUZZ_CHECK(c.unicode() >= 0x20 && c.unicode() != 0x7f,
+                       u"control character in: "_s + message);
         return 0;
     }
     const TableName &t = *parsed;
