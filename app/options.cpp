@@ -22,7 +22,10 @@ ParsedOptions usageError(const QString &message, Command command = Command::Dash
     const QString help = command == Command::Dashboard || command == Command::Headless
         ? u"oddjobs --help"_s
         : u"oddjobs "_s + commandName(command) + u" --help"_s;
-    p.output = u"oddjobs: "_s + message + u" (see "_s + help + u')';
+    // One line, also when the message quotes an argument or a config value with line breaks.
+    QString line = message;
+    line.replace(u"\r\n"_s, u" "_s).replace(u'\n', u' ').replace(u'\r', u' ');
+    p.output = u"oddjobs: "_s + line + u" (see "_s + help + u')';
     return p;
 }
 

@@ -3,9 +3,11 @@
 #include <QCoreApplication>
 #include <QFile>
 #include <QFileInfo>
-#include <QSaveFile>
+#include <QTemporaryFile>
 #include <cerrno>
 #include <csignal>
+#include <cstdio>
+#include <cstring>
 #include <sys/types.h>
 
 using namespace Qt::StringLiterals;
@@ -36,8 +38,14 @@ PidFile::~PidFile()
 
 Result<void> PidFile::acquire(const QString &path)
 {
+    const QFileInfo found(path);
+    // A link is never one of ours (we write a regular file): it is replaced, not read, as is
+    // anything that cannot be read without blocking.
+    if (!found.isSymLink() && found.exists() && !found.isFile())
+        return makeError(ErrorCode::InvalidArgument,
+                         u"the pid file %1 exists and is not a regular file"_s.arg(path));
     QFile existing(path);
-    if (existing.exists()) {
+    if (!found.isSymLink() && existing.exists()) {
         if (!existing.open(QIODevice::ReadOnly))
             return makeError(ErrorCode::InvalidArgument,
                              u"the pid file %1 cannot be read"_s.arg(path));
@@ -50,14 +58,26 @@ Result<void> PidFile::acquire(const QString &path)
                 u"another worker (pid %1) is running with the pid file %2; stop it first"_s.arg(pid)
                     .arg(path));
     }
-    QSaveFile file(path);
-    if (!file.open(QIODevice::WriteOnly))
+    // Written next to it and renamed over it: rename() replaces a symbolic link at `path`
+    // instead of following it, so a link planted in a shared directory cannot make the worker
+    // overwrite the file it points to (QSaveFile would write through the link).
+    QTemporaryFile file(found.absolutePath() + u"/."_s + found.fileName() + u".XXXXXX"_s);
+    const auto cannotWrite = [&](const QString &why) {
         return makeError(ErrorCode::InvalidArgument,
-                         u"cannot write the pid file %1: %2"_s.arg(path, file.errorString()));
+                         u"cannot write the pid file %1: %2"_s.arg(path, why));
+    };
+    if (!file.open())
+        return cannotWrite(file.errorString());
     file.write(QByteArray::number(QCoreApplication::applicationPid()) + '\n');
-    if (!file.commit())
-        return makeError(ErrorCode::InvalidArgument,
-                         u"cannot write the pid file %1: %2"_s.arg(path, file.errorString()));
+    if (!file.flush()
+        || !file.setPermissions(QFile::ReadOwner | QFile::WriteOwner | QFile::ReadGroup
+                                | QFile::ReadOther))
+        return cannotWrite(file.errorString());
+    if (::rename(QFile::encodeName(file.fileName()).constData(),
+                 QFile::encodeName(path).constData())
+        != 0)
+        return cannotWrite(QString::fromLocal8Bit(std::strerror(errno)));
+    file.setAutoRemove(false);
     m_path = path;
     return {};
 }

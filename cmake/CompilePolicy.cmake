@@ -15,7 +15,9 @@ target_compile_definitions(oddjobs_compile_policy INTERFACE
     QT_STRICT_ITERATORS)
 
 target_compile_options(oddjobs_compile_policy INTERFACE
-    -Wall -Wextra -pedantic -Wnon-virtual-dtor -Woverloaded-virtual -Wshadow=local)
+    -Wall -Wextra -pedantic -Wnon-virtual-dtor -Woverloaded-virtual
+    # GCC's spelling; clang (the fuzz build) has no -Wshadow=local.
+    $<$<CXX_COMPILER_ID:GNU>:-Wshadow=local>)
 if(ODDJOBS_WERROR)
     target_compile_options(oddjobs_compile_policy INTERFACE -Werror)
 endif()
@@ -24,4 +26,13 @@ if(ODDJOBS_SANITIZE)
     target_compile_options(oddjobs_compile_policy INTERFACE
         -fsanitize=${ODDJOBS_SANITIZE} -fno-omit-frame-pointer -fno-sanitize-recover=all)
     target_link_options(oddjobs_compile_policy INTERFACE -fsanitize=${ODDJOBS_SANITIZE})
+endif()
+
+# The fuzz build instruments everything for libFuzzer's coverage feedback; only the fuzz
+# targets themselves link libFuzzer's main (fuzz/CMakeLists.txt).
+if(ODDJOBS_FUZZ)
+    if(NOT CMAKE_CXX_COMPILER_ID MATCHES "Clang")
+        message(FATAL_ERROR "ODDJOBS_FUZZ needs clang (libFuzzer): use the fuzz preset")
+    endif()
+    target_compile_options(oddjobs_compile_policy INTERFACE -fsanitize=fuzzer-no-link)
 endif()

@@ -74,6 +74,8 @@ private slots:
     void invalidUrls();
     void displayStringHidesPassword_data();
     void displayStringHidesPassword();
+    void invalidUrlHidesPassword_data();
+    void invalidUrlHidesPassword();
     void resolve();
 
     void tableNames_data();
@@ -277,6 +279,46 @@ void TestConnectionSettings::displayStringHidesPassword()
     QVERIFY(!noPassword->displayString().contains(u"***"_s));
 }
 
+void TestConnectionSettings::invalidUrlHidesPassword_data()
+{
+    // QUrl refuses these; its own message repeats the whole URL, and an invalid QUrl does
+    // not give the password back to be masked.
+    QTest::addColumn<QString>("url");
+    QTest::addColumn<QString>("password"); // as typed
+    QTest::addColumn<QString>("reason"); // what the message must still say
+    QTest::addRow("port not a number")
+        << u"postgresql://user:S3cretPw@host:99x/db"_s << u"S3cretPw"_s << u"port"_s;
+    QTest::addRow("space in the host")
+        << u"postgresql://user:S3cretPw@my host/db"_s << u"S3cretPw"_s << u"hostname"_s;
+    QTest::addRow("space in the password")
+        << u"postgresql://user:S3cret Pw@host/db"_s << u"S3cret Pw"_s << u"password"_s;
+    QTest::addRow("space in the path")
+        << u"postgresql://user:S3cretPw@host/my db"_s << u"S3cretPw"_s << u"path"_s;
+    QTest::addRow("unterminated ipv6")
+        << u"postgresql://user:S3cretPw@[::1/db"_s << u"S3cretPw"_s << u"']'"_s;
+    QTest::addRow("unencoded @ in the password")
+        << u"postgresql://user:S3c@retPw@host/db"_s << u"S3c@retPw"_s << QString();
+}
+
+void TestConnectionSettings::invalidUrlHidesPassword()
+{
+    QFETCH(QString, url);
+    QFETCH(QString, password);
+    QFETCH(QString, reason);
+    const auto settings = ConnectionSettings::fromUrl(url);
+    QVERIFY2(!settings.ok(), qPrintable(u"accepted: "_s + url));
+    QCOMPARE(settings.error().code, ErrorCode::InvalidUrl);
+    const QString message = settings.error().message;
+    QVERIFY2(message.startsWith(u"cannot parse the PostgreSQL URL postgresql://user:***@"_s),
+             qPrintable(message));
+    // Neither the password nor any piece of it after the first '@' it may contain.
+    for (const QString &part : password.split(u'@'))
+        QVERIFY2(!message.contains(part), qPrintable(message));
+    QVERIFY2(!message.contains(u"source was"_s), qPrintable(message));
+    QCOMPARE(message.count(u"***"_s), 1);
+    QVERIFY2(message.contains(reason, Qt::CaseInsensitive), qPrintable(message));
+}
+
 void TestConnectionSettings::resolve()
 {
     EnvGuard guard("ODDJOBS_DATABASE_URL");
@@ -393,6 +435,11 @@ void TestConnectionSettings::invalidTableNames_data()
     QTest::addRow("comment") << u"jobs--"_s;
     QTest::addRow("newline") << u"jobs\n"_s;
     QTest::addRow("nul") << u"jobs"_s + QChar(0);
+    QTest::addRow("terminal escape") << u"jobs\x1b[2J"_s;
+    QTest::addRow("line break in the schema") << u"evil\nline.jobs"_s;
+    QTest::addRow("unicode letter") << u"jöbs"_s;
+    QTest::addRow("quoted form") << u"\"jobs\""_s;
+    QTest::addRow("doubled quote") << u"a\"\"b"_s;
 }
 
 void TestConnectionSettings::invalidTableNames()
@@ -401,7 +448,11 @@ void TestConnectionSettings::invalidTableNames()
     const auto table = TableName::parse(text);
     QVERIFY2(!table.ok(), qPrintable(u"accepted: "_s + text));
     QCOMPARE(table.error().code, ErrorCode::InvalidTableName);
-    QVERIFY(!table.error().message.isEmpty());
+    const QString message = table.error().message;
+    QVERIFY(!message.isEmpty());
+    // One line of printable text whatever the name held (it may come from a config file).
+    for (QChar c : message)
+        QVERIFY2(c.unicode() >= 0x20 && c.unicode() < 0x7f, qPrintable(message));
     if (!text.contains(u'.'))
         QVERIFY(!TableName::isValidIdentifier(text));
 }

@@ -63,8 +63,10 @@ Error urlError(const QString &what)
 
 QString redactedForMessage(const QString &url)
 {
-    // Best effort for a URL we could not parse: drop anything between "//" and "@" after ':'.
-    static const QRegularExpression userInfo(u"^([a-zA-Z][a-zA-Z0-9+.-]*://[^:/@]*):[^@]*@"_s);
+    // Best effort for a URL we could not parse: drop anything between "//" and "@" after ':',
+    // up to the last '@' (an unencoded '@' in a password makes the URL invalid).
+    static const QRegularExpression userInfo(u"^([a-zA-Z][a-zA-Z0-9+.-]*://[^:/@]*):.*@"_s,
+                                             QRegularExpression::DotMatchesEverythingOption);
     QString shown = url;
     shown.replace(userInfo, u"\\1:***@"_s);
     return shown;
@@ -96,9 +98,16 @@ Result<ConnectionSettings> parseSqlite(const QString &url)
 Result<ConnectionSettings> parsePostgres(const QString &text)
 {
     const QUrl url(text, QUrl::StrictMode);
-    if (!url.isValid())
-        return urlError(u"cannot parse the PostgreSQL URL %1: %2"_s.arg(
-            redactedForMessage(text), url.errorString().replace(url.password(), u"***"_s)));
+    if (!url.isValid()) {
+        // QUrl's message goes on with "; source was "<the URL>"; ..." and the parts it read,
+        // password included, which an invalid URL does not reliably give back to be replaced:
+        // keep only the reason.
+        QString reason = url.errorString();
+        if (const qsizetype details = reason.indexOf(u"; source was"_s); details >= 0)
+            reason.truncate(details);
+        return urlError(
+            u"cannot parse the PostgreSQL URL %1: %2"_s.arg(redactedForMessage(text), reason));
+    }
     ConnectionSettings s;
     s.backend = Backend::PostgreSql;
     s.host = url.host(QUrl::FullyDecoded);
@@ -255,9 +264,13 @@ bool TableName::isValidIdentifier(const QString &identifier)
 Result<TableName> TableName::parse(const QString &text)
 {
     const QStringList parts = text.split(u'.');
-    auto invalid = [&](const QString &why) {
+    auto invalid = [&](QString why) {
+        // The name, and a part of it in `why`, are shown with printable ASCII only: no line
+        // breaks or terminal controls from a config file end up in a log.
+        static const QRegularExpression unprintable(u"[^\\x20-\\x7e]"_s);
         QString shown = text.left(80);
-        shown.replace(QRegularExpression(u"[^\\x20-\\x7e]"_s), u"?"_s);
+        shown.replace(unprintable, u"?"_s);
+        why.replace(unprintable, u"?"_s);
         return makeError(
             ErrorCode::InvalidTableName,
             u"invalid table name '%1': %2. Use letters, digits and underscores "

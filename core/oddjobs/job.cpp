@@ -138,9 +138,11 @@ bool JobFilter::matches(const Job &job) const
         const qint64 id = needle.toLongLong(&isNumber);
         if (isNumber && id == job.id)
             return true;
+        // Wrapped in an array so scalars serialize too; the brackets are not the payload's.
         const QByteArray wrapped
             = QJsonDocument(QJsonArray { job.payload }).toJson(QJsonDocument::Compact);
-        if (!QString::fromUtf8(wrapped).contains(needle, Qt::CaseInsensitive))
+        if (!QString::fromUtf8(wrapped.mid(1, wrapped.size() - 2))
+                 .contains(needle, Qt::CaseInsensitive))
             return false;
     }
     return true;

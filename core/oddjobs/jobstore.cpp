@@ -53,9 +53,11 @@ QString columns(bool pg, const QString &alias = {})
         const QString col = a + QLatin1String(name);
         return pg ? u"(EXTRACT(EPOCH FROM %1) * 1000000)::int8"_s.arg(col) : col;
     };
+    // SQLite's conversion of stored text to UTF-16 turns U+FFFE and U+FFFF into U+FFFD; its
+    // bytes, read as a BLOB, are the JSON exactly as written.
     auto json = [&](const char *name) {
         const QString col = a + QLatin1String(name);
-        return pg ? col + u"::text"_s : col;
+        return pg ? col + u"::text"_s : u"CAST(%1 AS BLOB)"_s.arg(col);
     };
     return QStringList { a + u"id"_s,           ts("created_at"),         ts("updated_at"),
                          ts("run_at"),          a + u"status"_s,          json("payload"),
@@ -197,6 +199,18 @@ bool isReasonableTime(const QDateTime &time)
 
 Result<Where> buildWhere(bool pg, const JobFilter &f)
 {
+    // No job holds a NUL character, and SQL text cannot carry one: PostgreSQL refuses it and
+    // SQLite's LIKE ends the pattern there, so "a<NUL>b" would search for "a".
+    for (const auto &[values, what] :
+         { std::pair { f.types, "type" }, std::pair { f.queues, "queue" },
+           std::pair { f.workers, "worker" }, std::pair { QStringList { f.search }, "search" } }) {
+        for (const QString &value : values) {
+            if (value.contains(QChar(0)))
+                return makeError(
+                    ErrorCode::InvalidArgument,
+                    u"the %1 filter contains a NUL character"_s.arg(QLatin1String(what)));
+        }
+    }
     Where w;
     if (f.ids) {
         w.clauses << inList(pg, u"id"_s, u"bigint"_s);
@@ -235,8 +249,9 @@ Result<Where> buildWhere(bool pg, const JobFilter &f)
         QString pattern = search;
         pattern.replace(u'\\', u"\\\\"_s).replace(u'%', u"\\%"_s).replace(u'_', u"\\_"_s);
         pattern = u'%' + pattern + u'%';
+        // E'\\' is one backslash whatever standard_conforming_strings says; '\' is not.
         const QString like
-            = pg ? u"payload::text ILIKE ? ESCAPE '\\'"_s : u"payload LIKE ? ESCAPE '\\'"_s;
+            = pg ? u"payload::text ILIKE ? ESCAPE E'\\\\'"_s : u"payload LIKE ? ESCAPE '\\'"_s;
         bool isNumber = false;
         const qint64 id = search.toLongLong(&isNumber);
         if (isNumber) {
@@ -310,11 +325,92 @@ struct EncodedJob
     QVariant delaySeconds;
 };
 
+// Qt's JSON reader stops at 1024 levels, and the store reads a value wrapped in one more: a
+// deeper value would be written but could never be read back.
+constexpr int MaxJsonDepth = 1000;
+
+// How deeply arrays and objects nest in `value`, counted level by level without recursion
+// (a value nested 100 000 deep must not exhaust the stack) and only up to `limit` + 1.
+int jsonDepth(const QJsonValue &value, int limit)
+{
+    int depth = 0;
+    QList<QJsonValue> level;
+    if (value.isArray() || value.isObject())
+        level << value;
+    while (!level.isEmpty() && depth <= limit) {
+        ++depth;
+        QList<QJsonValue> next;
+        for (const QJsonValue &container : std::as_const(level)) {
+            if (container.isArray()) {
+                const QJsonArray array = container.toArray();
+                for (const QJsonValue &child : array) {
+                    if (child.isArray() || child.isObject())
+                        next << child;
+                }
+            } else {
+                const QJsonObject object = container.toObject();
+                for (auto it = object.begin(); it != object.end(); ++it) {
+                    if (it->isArray() || it->isObject())
+                        next << *it;
+                }
+            }
+        }
+        level = std::move(next);
+    }
+    return depth;
+}
+
+enum class EscapeProblem
+{
+    None,
+    Nul,
+    LoneSurrogate,
+};
+
+// Looks at the \uXXXX escapes of compact JSON text from Qt, which writes control characters
+// and lone UTF-16 surrogates (they have no UTF-8 form) that way. Escapes are walked from
+// backslash to backslash, so "\\u0000" (a backslash, then "u0000") is no NUL.
+EscapeProblem escapeProblem(const QByteArray &text)
+{
+    if (!text.contains("\\u"))
+        return EscapeProblem::None;
+    auto unitAt = [&](qsizetype at, bool *ok) { return text.mid(at, 4).toUInt(ok, 16); };
+    for (qsizetype i = text.indexOf('\\'); i >= 0 && i + 1 < text.size();
+         i = text.indexOf('\\', i)) {
+        if (text.at(i + 1) != 'u') {
+            i += 2;
+            continue;
+        }
+        bool ok = false;
+        const uint unit = unitAt(i + 2, &ok);
+        i += 6;
+        if (!ok)
+            continue;
+        if (unit == 0)
+            return EscapeProblem::Nul;
+        if (unit >= 0xdc00 && unit <= 0xdfff)
+            return EscapeProblem::LoneSurrogate;
+        if (unit >= 0xd800 && unit <= 0xdbff) {
+            bool lowOk = false;
+            const uint low = text.mid(i, 2) == "\\u" ? unitAt(i + 2, &lowOk) : 0;
+            if (!lowOk || low < 0xdc00 || low > 0xdfff)
+                return EscapeProblem::LoneSurrogate;
+            i += 6;
+        }
+    }
+    return EscapeProblem::None;
+}
+
 Result<QString> encodePayload(const QJsonValue &value, int maxBytes, const char *what)
 {
     if (value.isUndefined())
         return makeError(ErrorCode::InvalidJson,
                          u"the %1 is not a JSON value"_s.arg(QLatin1String(what)));
+    // Before serializing: Qt's writer recurses once per level.
+    if (jsonDepth(value, MaxJsonDepth) > MaxJsonDepth)
+        return makeError(ErrorCode::InvalidJson,
+                         u"the %1 is nested more than %2 levels deep"_s.arg(QLatin1String(what))
+                             .arg(MaxJsonDepth));
     const QByteArray text = jsonText(value);
     if (text.size() > maxBytes)
         return makeError(ErrorCode::PayloadTooLarge,
@@ -322,12 +418,21 @@ Result<QString> encodePayload(const QJsonValue &value, int maxBytes, const char 
                              .arg(QLatin1String(what))
                              .arg(text.size())
                              .arg(maxBytes));
-    // PostgreSQL's jsonb cannot hold NUL characters; refuse them on both backends alike.
-    if (text.contains("\\u0000"))
+    switch (escapeProblem(text)) {
+    case EscapeProblem::None:
+        break;
+    case EscapeProblem::Nul:
+        // PostgreSQL's jsonb cannot hold NUL characters; refuse them on both backends alike.
         return makeError(
             ErrorCode::InvalidJson,
             u"the %1 contains a NUL character (\\u0000), which jsonb cannot store"_s.arg(
                 QLatin1String(what)));
+    case EscapeProblem::LoneSurrogate:
+        // PostgreSQL refuses it as well; SQLite would store what no UTF-8 reader can use.
+        return makeError(ErrorCode::InvalidJson,
+                         u"the %1 contains text that is not valid Unicode (a lone UTF-16 "
+                         "surrogate)"_s.arg(QLatin1String(what)));
+    }
     return QString::fromUtf8(text);
 }
 
@@ -341,6 +446,8 @@ Result<EncodedJob> encodeJob(const NewJob &job, int maxPayloadBytes)
     if (job.queue.size() > 200)
         return makeError(ErrorCode::InvalidArgument,
                          u"the queue name is longer than 200 characters"_s);
+    if (job.queue.contains(QChar(0)))
+        return makeError(ErrorCode::InvalidArgument, u"the queue name contains a NUL character"_s);
     if (job.maxAttempts && *job.maxAttempts < 1)
         return makeError(ErrorCode::InvalidArgument,
                          u"max attempts must be at least 1 (got %1)"_s.arg(*job.maxAttempts));
@@ -591,6 +698,7 @@ Result<QList<qint64>> JobStore::enqueueMany(const QList<NewJob> &jobs)
     QString sql;
     QVariantList binds;
     if (pg) {
+        // jsonb_to_recordset turns a JSON null payload into SQL NULL; it is JSON null again.
         sql = u"INSERT INTO %1 (payload, run_at, queue, priority, max_attempts, timeout_seconds) "
               "SELECT CAST(x.p AS jsonb), COALESCE(TIMESTAMPTZ 'epoch' + x.r * INTERVAL "
               "'1 microsecond', now() + make_interval(secs => x.d), now()), x.q, x.pr, x.ma, x.ts "

@@ -353,11 +353,19 @@ Result<int> migrate(Connection &c, const TableName &table)
         return before.error();
     if (before->version > CurrentSchemaVersion)
         return tooNew(table, before->version);
-    if (before->version == CurrentSchemaVersion) {
+    if (before->version == CurrentSchemaVersion && before->tableExists) {
+        // Up to date by the record; a table that lost columns since is not, and is left alone.
+        QStringList all = oddJobsColumns();
+        all += ourColumns();
+        if (auto r = requireColumns(c, table, all); !r)
+            return r.error();
         if (auto r = tx.commit(); !r)
             return r.error();
         return before->version;
     }
+    // Recorded as migrated but dropped since: created again, as from nothing.
+    if (!before->tableExists)
+        before->version = 0;
     if (before->tableExists) {
         // An odd-jobs table (or an older one of ours) is migrated in place; anything else
         // that happens to have the name is refused untouched.

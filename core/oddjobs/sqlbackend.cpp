@@ -62,9 +62,18 @@ Error mapSqlError(Backend backend, const QSqlError &error, const QString &contex
         return makeError(ErrorCode::Database, message, code);
     }
 
+    const int primary = code.toInt() & 0xff;
+    // SQLite reports a missing table or column as a plain SQLITE_ERROR; only its text tells,
+    // and it is the same in every build. PostgreSQL says 42P01 and 42703. (Checked first: Qt
+    // reports every error of a running statement as a ConnectionError, and a statement
+    // prepared before the table changed fails only when it runs.)
+    if (primary == 1 && text.startsWith(u"no such table"_s))
+        return makeError(ErrorCode::SchemaMissing, message, code);
+    if (primary == 1
+        && (text.startsWith(u"no such column"_s) || text.contains(u" has no column named "_s)))
+        return makeError(ErrorCode::SchemaInvalid, message, code);
     if (error.type() == QSqlError::ConnectionError)
         return makeError(ErrorCode::ConnectionFailed, message, code);
-    const int primary = code.toInt() & 0xff;
     switch (primary) {
     case 8: // SQLITE_READONLY
         return makeError(ErrorCode::ReadOnly, message, code);
@@ -90,8 +99,12 @@ QJsonValue parseJson(const QString &text)
 {
     if (text.isNull())
         return QJsonValue(QJsonValue::Null);
+    // Qt's JSON reader drops a U+FEFF that starts a string or a key; written as an escape it
+    // is kept. In JSON text it can only stand inside strings, so the escape is always valid.
+    QString escaped = text;
+    escaped.replace(QChar(0xfeff), u"\\ufeff"_s);
     QJsonParseError error;
-    const QJsonDocument doc = QJsonDocument::fromJson("[" + text.toUtf8() + "]", &error);
+    const QJsonDocument doc = QJsonDocument::fromJson("[" + escaped.toUtf8() + "]", &error);
     if (error.error != QJsonParseError::NoError || !doc.isArray() || doc.array().size() != 1)
         return QJsonValue(QJsonValue::Undefined);
     return doc.array().at(0);
