@@ -1113,8 +1113,10 @@ void RunnerCore::onHandlerFinished(qint64 id, const HandlerResult &result, qint6
     }
     if (m_state == Runner::State::Draining || m_state == Runner::State::Stopping)
         maybeFinish();
-    else if (m_pending.isEmpty())
-        scheduleClaim(); // nothing to write (e.g. a cancelled job): the slot is free now
+    else if (m_pending.isEmpty() || (m_writer && wantsMore()))
+        // The slot is free now. PostgreSQL claims while the outcomes are written (the claim
+        // starts the write first); SQLite writes first, then claims.
+        scheduleClaim();
 }
 
 bool RunnerCore::wantsMore() const
@@ -1138,7 +1140,11 @@ JobOutcome RunnerCore::timeoutOutcome(const Running &r, const QString &note)
 void RunnerCore::queueOutcome(const Running &r, const JobOutcome &outcome, qint64 durationMs)
 {
     m_pending.append(Pending { outcome, r.job, durationMs });
-    scheduleFlush();
+    // Nothing else running could join this batch within the flush delay: write it now.
+    if (m_running.isEmpty() && m_state == Runner::State::Running)
+        flush();
+    else
+        scheduleFlush();
 }
 
 void RunnerCore::scheduleFlush()
