@@ -4,6 +4,7 @@
 //   oddjobs_bench [--url postgresql://...] [--sqlite] [--only throughput,latency,...]
 //                 [--n 20000] [--concurrency 1,10,32] [--batch 500] [--samples 200]
 //                 [--depths 10000,1000000] [--smoke] [--delete-successful]
+//                 [--finished 1000000]
 //
 // Without --url a throwaway PostgreSQL cluster is started with the server's default
 // durability (fsync and synchronous_commit on), like the peers' server.
@@ -144,6 +145,30 @@ struct DrainResult
 // as graphile-worker does: a DELETE touches no index, an UPDATE to 'success' adds entries to
 // most of them.
 bool g_deleteSuccessful = false;
+// Finished jobs lying in the table during a drain (--finished N): the claim index and the
+// primary key must keep a drain as fast as on an empty table.
+qint64 g_finishedRows = 0;
+
+void addFinished(JobStore &store, qint64 rows)
+{
+    if (rows <= 0)
+        return;
+    QSqlQuery q(store.database());
+    const QString table = store.options().table.quoted();
+    const QString insert = store.backend() == Backend::PostgreSql
+        ? u"INSERT INTO %1 (payload, status, attempts, finished_at) SELECT "
+          u"jsonb_build_object('tag', 'bench.done', 'contents', g), 'success', 1, now() FROM "
+          u"generate_series(1, %2) g"_s.arg(table)
+              .arg(rows)
+        : u"WITH RECURSIVE g(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM g WHERE x < %2) "
+          u"INSERT INTO %1 (payload, status, attempts, finished_at) SELECT json_object('tag', "
+          u"'bench.done', 'contents', x), 'success', 1, 0 FROM g"_s.arg(table)
+              .arg(rows);
+    if (!q.exec(insert))
+        fail(u"finished rows"_s, makeError(ErrorCode::Database, q.lastError().text()));
+    if (store.backend() == Backend::PostgreSql)
+        q.exec(u"VACUUM ANALYZE %1"_s.arg(table));
+}
 
 DrainResult drain(const Target &target, int n, int concurrency, int batch, bool capped = true)
 {
@@ -189,6 +214,7 @@ void benchThroughput(const Target &target, JobStore &store, int n, const QList<i
     for (int batch : batches) {
         for (int c : concurrencies) {
             resetTable(store);
+            addFinished(store, g_finishedRows);
             fill(store, n);
             const auto before = readCounters(store);
             const DrainResult r = drain(target, n, c, batch);
@@ -200,6 +226,7 @@ void benchThroughput(const Target &target, JobStore &store, int n, const QList<i
                                { u"backend"_s, target.postgres ? u"postgresql"_s : u"sqlite"_s },
                                { u"concurrency"_s, c },
                                { u"n"_s, n },
+                               { u"finished_rows"_s, g_finishedRows },
                                { u"completed"_s, r.completed },
                                { u"seconds"_s, round3(r.seconds) },
                                { u"jobs_per_s"_s, std::round(r.completed / r.seconds) },
@@ -442,10 +469,14 @@ int main(int argc, char *argv[])
     const QCommandLineOption smoke(u"smoke"_s, u"Tiny inputs, every benchmark once (for CI)."_s);
     const QCommandLineOption deleteSuccessful(
         u"delete-successful"_s, u"Throughput: delete succeeded jobs instead of keeping them."_s);
-    parser.addOptions(
-        { url, sqlite, only, n, conc, batch, samples, latConc, depths, smoke, deleteSuccessful });
+    const QCommandLineOption finished(
+        u"finished"_s, u"Throughput: this many finished jobs lie in the table (0)."_s, u"n"_s,
+        u"0"_s);
+    parser.addOptions({ url, sqlite, only, n, conc, batch, samples, latConc, depths, smoke,
+                        deleteSuccessful, finished });
     parser.process(app);
     g_deleteSuccessful = parser.isSet(deleteSuccessful);
+    g_finishedRows = parser.value(finished).toLongLong();
     g_runId = qEnvironmentVariable("RUN_ID", QDateTime::currentDateTimeUtc().toString(Qt::ISODate));
 
     const bool isSmoke = parser.isSet(smoke);
