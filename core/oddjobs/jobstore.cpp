@@ -137,11 +137,9 @@ QString inList(bool pg, const QString &column, const QString &type = u"text"_s)
 // not told about the status: a status condition lets its planner walk the status index, whose
 // entries for 'locked' include every claim since the last vacuum (tens of milliseconds after a
 // few thousand jobs), where the primary key finds the rows in microseconds.
-QString heldBy(bool pg, const QString &alias = {})
+QString heldBy(bool pg)
 {
-    const QString prefix = alias.isEmpty() ? QString() : alias + u'.';
-    return pg ? u"%1locked_by = ?"_s.arg(prefix)
-              : u"%1status = 'locked' AND %1locked_by = ?"_s.arg(prefix);
+    return pg ? u"locked_by = ?"_s : u"status = 'locked' AND locked_by = ?"_s;
 }
 
 QVariant listParam(bool pg, const QStringList &items)

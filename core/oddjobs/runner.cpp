@@ -700,6 +700,7 @@ private:
     void maybeFinish();
     void handBackAll();
     void releaseHandedBack(const QSet<qint64> &returned);
+    void releaseRows(const QList<Job> &jobs, const QString &which);
     void releaseDeferred();
     bool wantsMore() const;
     bool holdsLock(const Running &r) const
@@ -1626,15 +1627,12 @@ void RunnerCore::handBackAll()
 // still running keeps its row locked, and another worker rescues the job after the lock timeout.
 void RunnerCore::releaseHandedBack(const QSet<qint64> &returned)
 {
-    QList<qint64> ids;
-    const QList<Job> drained = std::exchange(m_returnedHandedBack, {});
-    for (const Job &job : drained)
-        ids << job.id;
+    QList<Job> jobs = std::exchange(m_returnedHandedBack, {});
     for (auto it = m_running.cbegin(); it != m_running.cend(); ++it) {
         if (it->fate != Fate::HandedBack)
             continue;
         if (returned.contains(it.key())) {
-            ids << it.key();
+            jobs << it->job;
         } else {
             log(LogLevel::Warning, LogEventKind::Text,
                 u"the handler is still running after the request to stop; the job stays locked "
@@ -1642,27 +1640,32 @@ void RunnerCore::releaseHandedBack(const QSet<qint64> &returned)
                 it->job);
         }
     }
-    if (ids.isEmpty() || !m_store)
+    releaseRows(jobs, u"running"_s);
+}
+
+// Puts the rows of `jobs` back in the queue (attempt not counted), on the runner's connection,
+// reconnecting once if it is down; each is logged, or one error says the rescue will do it.
+void RunnerCore::releaseRows(const QList<Job> &jobs, const QString &which)
+{
+    if (jobs.isEmpty() || !m_store)
         return;
     if (!m_connected && m_store->reconnect())
         m_connected = true;
+    QList<qint64> ids;
+    for (const Job &job : jobs)
+        ids << job.id;
     auto released = m_connected
         ? m_store->release(m_worker, ids)
         : Result<int>(makeError(ErrorCode::ConnectionFailed, u"not connected"_s));
     if (!released) {
         log(LogLevel::Error, LogEventKind::DatabaseError,
-            u"could not hand back %1 running jobs (%2); another worker rescues them after the lock "
+            u"could not hand back %1 %2 jobs (%3); another worker rescues them after the lock "
             "timeout"_s.arg(ids.size())
-                .arg(released.error().message));
+                .arg(which, released.error().message));
         return;
     }
-    for (const Job &job : drained)
+    for (const Job &job : jobs)
         log(LogLevel::Info, LogEventKind::JobHandedBack, u"handed back to the queue"_s, job);
-    for (auto it = m_running.cbegin(); it != m_running.cend(); ++it) {
-        if (it->fate == Fate::HandedBack && ids.contains(it.key()))
-            log(LogLevel::Info, LogEventKind::JobHandedBack, u"handed back to the queue"_s,
-                it->job);
-    }
 }
 
 QList<Job> RunnerCore::takeBackUnstarted()
@@ -1683,27 +1686,9 @@ QList<Job> RunnerCore::takeBackUnstarted()
 // Deferred and prefetched jobs never started: they go back to the queue on shutdown.
 void RunnerCore::releaseDeferred()
 {
-    QHash<qint64, Job> deferred = std::exchange(m_deferred, {});
-    for (const Job &job : takeBackUnstarted())
-        deferred.insert(job.id, job);
-    if (deferred.isEmpty())
-        return;
-    if (!m_store)
-        return;
-    if (!m_connected && m_store->reconnect())
-        m_connected = true;
-    auto released = m_connected
-        ? m_store->release(m_worker, deferred.keys())
-        : Result<int>(makeError(ErrorCode::ConnectionFailed, u"not connected"_s));
-    if (!released) {
-        log(LogLevel::Error, LogEventKind::DatabaseError,
-            u"could not hand back %1 claimed jobs (%2); another worker rescues them after the lock "
-            "timeout"_s.arg(deferred.size())
-                .arg(released.error().message));
-        return;
-    }
-    for (const Job &job : deferred)
-        log(LogLevel::Info, LogEventKind::JobHandedBack, u"handed back to the queue"_s, job);
+    QList<Job> jobs = std::exchange(m_deferred, {}).values();
+    jobs << takeBackUnstarted();
+    releaseRows(jobs, u"claimed"_s);
 }
 
 void RunnerCore::maybeFinish()
