@@ -405,11 +405,7 @@ public:
 public Q_SLOTS:
     // At start, so that a server restart before the first write shows as a failed write (and
     // the runner reconnects its other connections) rather than passing unnoticed.
-    void open()
-    {
-        if (auto store = JobStore::open(m_settings, m_options); store)
-            m_store = std::move(*store);
-    }
+    void open() { (void)connection(); }
 
     void write()
     {
@@ -419,19 +415,9 @@ public Q_SLOTS:
             outcomes = std::exchange(m_request, {});
         }
         Result<QList<WrittenOutcome>> reply = makeError(ErrorCode::Database, u"not written"_s);
-        if (!m_store) {
-            auto store = JobStore::open(m_settings, m_options);
-            if (store)
-                m_store = std::move(*store);
-            else
-                reply = store.error();
-        } else if (m_broken) {
-            if (auto r = m_store->reconnect(); r)
-                m_broken = false;
-            else
-                reply = r.error();
-        }
-        if (m_store && !m_broken) {
+        if (auto connected = connection(); !connected) {
+            reply = connected.error();
+        } else {
             reply = m_store->complete(m_worker, outcomes, m_defaultMaxAttempts);
             m_broken = !reply && reply.error().code == ErrorCode::ConnectionFailed;
         }
@@ -450,6 +436,23 @@ public Q_SLOTS:
     }
 
 private:
+    // The writer's connection, opened on first use and opened again after it broke.
+    Result<void> connection()
+    {
+        if (!m_store) {
+            auto store = JobStore::open(m_settings, m_options);
+            if (!store)
+                return store.error();
+            m_store = std::move(*store);
+            m_broken = false;
+        } else if (m_broken) {
+            if (auto r = m_store->reconnect(); !r)
+                return r.error();
+            m_broken = false;
+        }
+        return {};
+    }
+
     const ConnectionSettings m_settings;
     const StoreOptions m_options;
     const QString m_worker;
