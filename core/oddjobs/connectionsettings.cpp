@@ -267,10 +267,17 @@ Result<TableName> TableName::parse(const QString &text)
     auto invalid = [&](QString why) {
         // The name, and a part of it in `why`, are shown with printable ASCII only: no line
         // breaks or terminal controls from a config file end up in a log.
-        static const QRegularExpression unprintable(u"[^\\x20-\\x7e]"_s);
-        QString shown = text.left(80);
-        shown.replace(unprintable, u"?"_s);
-        why.replace(unprintable, u"?"_s);
+        // Character by character: a regular expression refuses a subject with a lone surrogate
+        // (as text.left(80) can leave) and would then replace nothing.
+        const auto printable = [](QString t) {
+            for (QChar &c : t) {
+                if (c.unicode() < 0x20 || c.unicode() > 0x7e)
+                    c = u'?';
+            }
+            return t;
+        };
+        const QString shown = printable(text.left(80));
+        why = printable(why);
         return makeError(
             ErrorCode::InvalidTableName,
             u"invalid table name '%1': %2. Use letters, digits and underscores "
