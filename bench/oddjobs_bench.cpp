@@ -4,6 +4,7 @@
 //   oddjobs_bench [--url postgresql://...] [--sqlite] [--only throughput,latency,...]
 //                 [--n 20000] [--concurrency 1,10,32] [--batch 500] [--samples 200]
 //                 [--depths 10000,1000000] [--smoke] [--delete-successful]
+//                 [--claim-connections N]
 //                 [--finished 1000000]
 //
 // Without --url a throwaway PostgreSQL cluster is started with the server's default
@@ -148,6 +149,8 @@ bool g_deleteSuccessful = false;
 // Finished jobs lying in the table during a drain (--finished N): the claim index and the
 // primary key must keep a drain as fast as on an empty table.
 qint64 g_finishedRows = 0;
+// RunnerConfig::claimConnections for the drains (0: the default).
+int g_claimConnections = 0;
 
 void addFinished(JobStore &store, qint64 rows)
 {
@@ -181,6 +184,8 @@ DrainResult drain(const Target &target, int n, int concurrency, int batch, bool 
     config.pollIntervalMs = 1000;
     config.retentionSeconds = 0;
     config.deleteSuccessfulJobs = g_deleteSuccessful;
+    if (g_claimConnections > 0)
+        config.claimConnections = g_claimConnections;
     HandlerRegistry handlers;
     handlers.add(u"bench.noop"_s, [](JobContext &) { return HandlerResult::success(); });
     Runner runner(config, handlers);
@@ -227,6 +232,9 @@ void benchThroughput(const Target &target, JobStore &store, int n, const QList<i
                                { u"concurrency"_s, c },
                                { u"n"_s, n },
                                { u"finished_rows"_s, g_finishedRows },
+                               { u"claim_connections"_s,
+                                 g_claimConnections > 0 ? g_claimConnections
+                                                        : RunnerConfig().claimConnections },
                                { u"completed"_s, r.completed },
                                { u"seconds"_s, round3(r.seconds) },
                                { u"jobs_per_s"_s, std::round(r.completed / r.seconds) },
@@ -467,16 +475,20 @@ int main(int argc, char *argv[])
                                     u"Queue depths for the claim cost (10000,1000000)."_s,
                                     u"list"_s, u"10000,1000000"_s);
     const QCommandLineOption smoke(u"smoke"_s, u"Tiny inputs, every benchmark once (for CI)."_s);
+    const QCommandLineOption claimConnections(
+        u"claim-connections"_s, u"Throughput: claims in flight at once (default: the runner's)."_s,
+        u"n"_s, u"0"_s);
     const QCommandLineOption deleteSuccessful(
         u"delete-successful"_s, u"Throughput: delete succeeded jobs instead of keeping them."_s);
     const QCommandLineOption finished(
         u"finished"_s, u"Throughput: this many finished jobs lie in the table (0)."_s, u"n"_s,
         u"0"_s);
     parser.addOptions({ url, sqlite, only, n, conc, batch, samples, latConc, depths, smoke,
-                        deleteSuccessful, finished });
+                        deleteSuccessful, finished, claimConnections });
     parser.process(app);
     g_deleteSuccessful = parser.isSet(deleteSuccessful);
     g_finishedRows = parser.value(finished).toLongLong();
+    g_claimConnections = parser.value(claimConnections).toInt();
     g_runId = qEnvironmentVariable("RUN_ID", QDateTime::currentDateTimeUtc().toString(Qt::ISODate));
 
     const bool isSmoke = parser.isSet(smoke);

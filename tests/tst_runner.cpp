@@ -9,6 +9,8 @@
 #include <QMutex>
 #include <QRegularExpression>
 #include <QSignalSpy>
+#include <QSqlError>
+#include <QSqlQuery>
 #include <QTest>
 #include <QThread>
 #include <atomic>
@@ -289,6 +291,8 @@ private slots:
     void catchAllHandler();
     void prefetchHoldsAndHandsBack_data() { backendData(); }
     void prefetchHoldsAndHandsBack();
+    void claimLanesSideBySide_data();
+    void claimLanesSideBySide();
 
     // resilience (a cluster of its own: the shared one must not restart under other tests)
     void reconnectAfterRestart_data();
@@ -1066,6 +1070,111 @@ void TestRunner::prefetchHoldsAndHandsBack()
             QVERIFY(job.lockedBy.isEmpty());
         }
         QCOMPARE(executions.load(), 2);
+    }
+}
+
+void TestRunner::claimLanesSideBySide_data()
+{
+    QTest::addColumn<bool>("stopWhileClaiming");
+    QTest::newRow("drain") << false;
+    QTest::newRow("stop while claiming") << true;
+}
+
+// PostgreSQL, one job per claim: claims for the other free slots run at once on connections
+// of their own. A table lock holds every claim at the server, so the test sees them all
+// waiting side by side; released, they take one job each, and a runner stopped meanwhile
+// hands the lanes' jobs back instead of running them.
+void TestRunner::claimLanesSideBySide()
+{
+    QFETCH(bool, stopWhileClaiming);
+    ODDJOBS_FRESH_URL(u"postgresql"_s, url);
+    RT_ASSIGN(store, openStore(url));
+
+    auto rec = std::make_shared<Recorder>();
+    HandlerRegistry handlers;
+    handlers.add(u"t"_s, napping(rec, 50));
+    RunnerConfig config = testConfig(url);
+    config.concurrency = ConcurrencyControl::maxConcurrentJobs(6);
+    config.maxClaimBatch = 1;
+    config.claimConnections = 4;
+    config.pollIntervalMs = 200;
+    Runner runner(config, handlers);
+    RunnerEvents ev(&runner);
+    QSignalSpy spy(&ev, &RunnerEvents::event);
+    std::atomic<int> handedBack { 0 };
+    connect(&runner, &Runner::logEvent, &runner, [&](const LogEvent &e) {
+        if (e.kind == LogEventKind::JobHandedBack)
+            ++handedBack;
+    });
+    runner.start();
+    QTRY_COMPARE_WITH_TIMEOUT(runner.state(), Runner::State::Running, scaled(10000));
+
+    // Opened after the runner, so a failing test drops the lock before the runner goes.
+    RT_ASSIGN(locker, openStore(url));
+    // The jobs come in the lock's transaction: the runner's polls claim (and wait) meanwhile,
+    // and each claim reads the table only once it has the lock, so it sees them all.
+    QSqlQuery lock(locker->database());
+    const QString table = locker->options().table.quoted();
+    QVERIFY2(lock.exec(u"BEGIN"_s), qPrintable(lock.lastError().text()));
+    QVERIFY2(lock.exec(u"LOCK TABLE %1 IN EXCLUSIVE MODE"_s.arg(table)),
+             qPrintable(lock.lastError().text()));
+    QVERIFY2(lock.exec(u"INSERT INTO %1 (payload) SELECT '{\"tag\": \"t\"}' FROM "
+                       "generate_series(1, 20)"_s.arg(table)),
+             qPrintable(lock.lastError().text()));
+    // Asked outside the lock's transaction: a transaction keeps its first view of
+    // pg_stat_activity.
+    const auto waitingClaims = [&] {
+        QSqlQuery q(store->database());
+        if (!q.exec(u"SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                    "AND wait_event_type = 'Lock'"_s)
+            || !q.next())
+            return -1;
+        return q.value(0).toInt();
+    };
+    // Six free slots, one job per claim, four connections: four claims wait at once.
+    QTRY_COMPARE_WITH_TIMEOUT(waitingClaims(), 4, scaled(10000));
+    QTest::qWait(300); // and no fifth comes while they wait
+    QCOMPARE(waitingClaims(), 4);
+    if (stopWhileClaiming)
+        runner.stop(); // reaches the runner thread before the claims' replies
+    QVERIFY2(lock.exec(u"COMMIT"_s), qPrintable(lock.lastError().text()));
+    QList<qint64> ids;
+    QVERIFY(lock.exec(u"SELECT id FROM %1"_s.arg(table)));
+    while (lock.next())
+        ids << lock.value(0).toLongLong();
+    QCOMPARE(ids.size(), 20);
+
+    JobFilter locked;
+    locked.statuses = { JobStatus::Locked };
+    JobFilter succeeded;
+    succeeded.statuses = { JobStatus::Success };
+    if (!stopWhileClaiming) {
+        QTRY_COMPARE_WITH_TIMEOUT(countEvents(spy, u"succeeded"_s), 20, scaled(15000));
+        for (qint64 id : ids) {
+            RT_FIND(job, *store, id);
+            QCOMPARE(job.status, JobStatus::Success);
+            QCOMPARE(job.attempts, 1);
+            QCOMPARE(rec->executionsOf(id).size(), 1);
+        }
+        runner.stop();
+        QVERIFY(runner.waitForStopped(scaled(10000)));
+        return;
+    }
+    QVERIFY(runner.waitForStopped(scaled(10000)));
+    // The runner thread's own claim came back before the stop was read: its job ran if a pool
+    // thread took it up by then, else it went back. The lanes' three came back after the stop
+    // and went back to the queue untouched.
+    const int ran = int(rec->executions().size());
+    QVERIFY2(ran <= 1, qPrintable(QString::number(ran)));
+    QCOMPARE(store->count(succeeded).value(), qint64(ran));
+    QCOMPARE(store->count(locked).value(), qint64(0));
+    QTRY_COMPARE_WITH_TIMEOUT(handedBack.load(), 4 - ran, scaled(5000)); // logged meanwhile
+    for (qint64 id : ids) {
+        RT_FIND(job, *store, id);
+        if (job.status == JobStatus::Success)
+            continue;
+        QCOMPARE(job.status, JobStatus::Queued);
+        QCOMPARE(job.attempts, 0);
     }
 }
 

@@ -37,13 +37,15 @@ void backendData()
 class WorkerProcess
 {
 public:
-    WorkerProcess(const QString &url, const QString &name, int concurrency, int pollMs = 500)
+    WorkerProcess(const QString &url, const QString &name, int concurrency, int pollMs = 500,
+                  const QStringList &more = {})
         : m_name(name)
     {
         m_process.setProgram(QStringLiteral(ODDJOBS_TEST_WORKER));
-        m_process.setArguments({ u"--url"_s, url, u"--worker"_s, name, u"--concurrency"_s,
-                                 QString::number(concurrency), u"--poll-interval"_s,
-                                 QString::number(pollMs) });
+        m_process.setArguments(QStringList { u"--url"_s, url, u"--worker"_s, name,
+                                             u"--concurrency"_s, QString::number(concurrency),
+                                             u"--poll-interval"_s, QString::number(pollMs) }
+                               + more);
         m_process.setProcessChannelMode(QProcess::ForwardedErrorChannel);
     }
     ~WorkerProcess()
@@ -168,7 +170,8 @@ void TestRunnerProcesses::noDoubleExecution()
 
     constexpr int Jobs = 5000;
     WorkerProcess w1(url, u"proc-1"_s, 4);
-    WorkerProcess w2(url, u"proc-2"_s, 4);
+    // One job per claim: on PostgreSQL its claims run side by side on several connections.
+    WorkerProcess w2(url, u"proc-2"_s, 4, 500, { u"--claim-batch"_s, u"1"_s });
     QString error;
     QVERIFY2(w1.start(&error), qPrintable(error));
     QVERIFY2(w2.start(&error), qPrintable(error));

@@ -369,66 +369,121 @@ private:
     QList<std::function<void(Runner &)>> m_notes;
 };
 
-// PostgreSQL: outcomes are written over a connection of their own on a thread of their own,
-// so the runner thread claims the next batch while the last batch's outcomes commit (two
-// server processes busy and two commits in flight instead of one after the other). One write
-// at a time; data crosses threads through the mutex, the wake-ups are calls by name.
-class OutcomeWriter : public QObject
+namespace {
+
+// PostgreSQL: the claim must walk the claim index in its order and stop after LIMIT rows.
+// With statistics that say the queue is short (taken while it was), the planner may prefer a
+// bitmap scan that sorts every runnable row, whose cost grows with the queue. No statement on a
+// claiming connection needs a sort where an ordered index path exists, so sorts are priced out
+// there (they still run where nothing else can).
+Result<void> tuneClaimingConnection(JobStore &store)
+{
+    QSqlQuery q(store.database());
+    if (!q.exec(u"SET enable_sort = off"_s))
+        return Internal::mapSqlError(Backend::PostgreSql, q.lastError(),
+                                     u"cannot tune the claiming connection"_s);
+    return {};
+}
+
+} // namespace
+
+// PostgreSQL: a connection of its own on a thread of its own, for work that need not wait for
+// the runner thread's connection: outcome batches are written while the runner claims, and
+// claims beyond the first run side by side (more server processes busy, commits grouped).
+// One task at a time. The task and its result cross threads through the mutex; the wake-up of
+// the runner thread is a call by name, after which it collects the result.
+class StoreLane : public QObject
 {
     Q_OBJECT
 public:
-    OutcomeWriter(const RunnerConfig &config, QString worker, QObject *core)
+    // Runs on the lane's thread with its store; an error with ErrorCode::ConnectionFailed
+    // makes the lane reconnect before its next task.
+    using Task = std::function<Result<void>(JobStore &)>;
+    // Runs on the runner thread once the task ended: its result, or why it could not run.
+    using Then = std::function<void(const Result<void> &)>;
+
+    // `setup` runs on every connection the lane opens.
+    StoreLane(const QString &name, const RunnerConfig &config, QObject *core, Task setup = {})
         : m_settings(config.connection)
         , m_options(config.store)
-        , m_worker(std::move(worker))
-        , m_defaultMaxAttempts(config.defaultMaxAttempts)
         , m_core(core)
+        , m_setup(std::move(setup))
+        , m_thread(new QThread)
     {
+        m_thread->setObjectName(name);
+        moveToThread(m_thread);
+        m_thread->start();
     }
 
     // Runner thread.
-    void submit(QList<JobOutcome> outcomes)
+    bool busy() const { return bool(m_then); }
+
+    void submit(Task task, Then then)
     {
+        m_then = std::move(then);
         {
             std::lock_guard lock(m_mutex);
-            m_request = std::move(outcomes);
+            m_task = std::move(task);
+            m_result.reset();
         }
-        QMetaObject::invokeMethod(this, "write", Qt::QueuedConnection);
+        QMetaObject::invokeMethod(this, "run", Qt::QueuedConnection);
     }
 
-    Result<QList<WrittenOutcome>> takeReply()
+    // Runner thread: the continuation of the task that ended, bound to its result (empty if
+    // none ended). The caller runs it: a continuation may stop the lane.
+    std::function<void()> takeDone()
     {
-        std::lock_guard lock(m_mutex);
-        return std::exchange(m_reply, makeError(ErrorCode::Database, u"no reply"_s));
+        std::optional<Result<void>> result;
+        {
+            std::lock_guard lock(m_mutex);
+            result = std::exchange(m_result, std::nullopt);
+        }
+        if (!result || !m_then)
+            return {};
+        return [then = std::exchange(m_then, {}), result = std::move(*result)] { then(result); };
+    }
+
+    // Runner thread: closes the connection in the lane's thread (after a task in progress),
+    // ends the thread and deletes the lane. A continuation not taken yet is dropped.
+    void stop()
+    {
+        QMetaObject::invokeMethod(this, "close", Qt::BlockingQueuedConnection);
+        m_thread->quit();
+        m_thread->wait();
+        tsanTakeOver(this);
+        delete m_thread;
+        delete this;
     }
 
 public Q_SLOTS:
-    // At start, so that a server restart before the first write shows as a failed write (and
+    // At start, so that a server restart before the first task shows as a failed task (and
     // the runner reconnects its other connections) rather than passing unnoticed.
     void open() { (void)connection(); }
 
-    void write()
+    void run()
     {
-        QList<JobOutcome> outcomes;
+        Task task;
         {
             std::lock_guard lock(m_mutex);
-            outcomes = std::exchange(m_request, {});
+            task = std::exchange(m_task, {});
         }
-        Result<QList<WrittenOutcome>> reply = makeError(ErrorCode::Database, u"not written"_s);
+        if (!task)
+            return;
+        Result<void> result;
         if (auto connected = connection(); !connected) {
-            reply = connected.error();
+            result = connected.error();
         } else {
-            reply = m_store->complete(m_worker, outcomes, m_defaultMaxAttempts);
-            m_broken = !reply && reply.error().code == ErrorCode::ConnectionFailed;
+            result = task(*m_store);
+            m_broken = !result && result.error().code == ErrorCode::ConnectionFailed;
         }
+        task = {}; // what it holds is released here, not in the runner thread
         {
             std::lock_guard lock(m_mutex);
-            m_reply = std::move(reply);
+            m_result = std::move(result);
         }
-        QMetaObject::invokeMethod(m_core, "onWritten", Qt::QueuedConnection);
+        QMetaObject::invokeMethod(m_core, "collectLanes", Qt::QueuedConnection);
     }
 
-    // Closes the connection in the thread that opened it.
     void close()
     {
         m_store.reset();
@@ -436,7 +491,7 @@ public Q_SLOTS:
     }
 
 private:
-    // The writer's connection, opened on first use and opened again after it broke.
+    // The lane's connection, opened on first use and opened again after it broke.
     Result<void> connection()
     {
         if (!m_store) {
@@ -444,25 +499,34 @@ private:
             if (!store)
                 return store.error();
             m_store = std::move(*store);
-            m_broken = false;
         } else if (m_broken) {
             if (auto r = m_store->reconnect(); !r)
                 return r.error();
-            m_broken = false;
+        } else {
+            return {};
+        }
+        m_broken = false;
+        if (m_setup) {
+            auto r = m_setup(*m_store);
+            m_broken = !r && r.error().code == ErrorCode::ConnectionFailed;
+            return r;
         }
         return {};
     }
 
+    ~StoreLane() override = default; // through stop()
+
     const ConnectionSettings m_settings;
     const StoreOptions m_options;
-    const QString m_worker;
-    const int m_defaultMaxAttempts;
     QObject *const m_core;
-    std::unique_ptr<JobStore> m_store; // writer thread only
-    bool m_broken = false;
+    const Task m_setup;
+    QThread *const m_thread;
+    std::unique_ptr<JobStore> m_store; // lane thread only
+    bool m_broken = false; // lane thread only
+    Then m_then; // runner thread only
     std::mutex m_mutex;
-    QList<JobOutcome> m_request;
-    Result<QList<WrittenOutcome>> m_reply = makeError(ErrorCode::Database, u"no reply"_s);
+    Task m_task;
+    std::optional<Result<void>> m_result;
 };
 
 class RunnerCore : public QObject
@@ -513,13 +577,13 @@ public Q_SLOTS:
     void stopNow();
     void wake()
     {
-        m_mayHaveWork = true;
+        noteWork();
         scheduleClaim();
     }
     // Handlers that finished (see Mailbox).
     void drainMailbox();
-    // The OutcomeWriter's reply.
-    void onWritten();
+    // A StoreLane finished its task.
+    void collectLanes();
 
 Q_SIGNALS:
     void finished();
@@ -651,19 +715,12 @@ private:
     // a job it allowed at once, not only once a thread has taken it up.
     void countRunning() { runningCount = std::min(int(m_running.size()), capacity()); }
 
-    // PostgreSQL: the claim must walk the claim index in its order and stop after LIMIT rows.
-    // With statistics that say the queue is short (taken while it was), the planner may prefer
-    // a bitmap scan that sorts every runnable row, whose cost grows with the queue. No
-    // statement on this connection needs a sort where an ordered index path exists, so sorts
-    // are priced out here (they still run where nothing else can).
     void tuneConnection()
     {
         if (m_config.connection.backend != Backend::PostgreSql || !m_store)
             return;
-        QSqlQuery q(m_store->database());
-        if (!q.exec(u"SET enable_sort = off"_s))
-            log(LogLevel::Warning, LogEventKind::DatabaseError,
-                u"cannot tune the claiming connection: "_s + q.lastError().text());
+        if (auto r = tuneClaimingConnection(*m_store); !r)
+            log(LogLevel::Warning, LogEventKind::DatabaseError, r.error().message);
     }
     void openListener();
     void closeListener();
@@ -689,7 +746,18 @@ private:
     void flush();
     // The first `count` pending outcomes were written (or found taken over): report them.
     void recordWritten(qsizetype count, const QList<WrittenOutcome> &written);
-    void stopWriter();
+    void onWritten(const Result<void> &result, const QList<WrittenOutcome> &written);
+    int idleClaimLanes() const;
+    void claimOnLane(ClaimRequest request);
+    void onLaneClaimed(int limit, quint64 generation, const Result<void> &result,
+                       const QList<Job> &jobs);
+    void stopLanes();
+    // New work may be runnable (a notification, a poll, a rescue, ...).
+    void noteWork()
+    {
+        m_mayHaveWork = true;
+        ++m_workGeneration;
+    }
     void poll();
     void heartbeat();
     void checkCancellations();
@@ -722,8 +790,10 @@ private:
     std::shared_ptr<Outbox> m_outbox;
     QThreadPool *m_pool = new QThreadPool; // see ~RunnerCore
     std::unique_ptr<JobStore> m_store;
-    OutcomeWriter *m_writer = nullptr; // PostgreSQL only
-    QThread *m_writerThread = nullptr;
+    StoreLane *m_writer = nullptr; // PostgreSQL: writes outcomes
+    QList<StoreLane *> m_claimLanes; // PostgreSQL: claims beside the runner's own, opened on need
+    int m_claimingLimit = 0; // jobs asked for by claims in flight on the lanes
+    quint64 m_workGeneration = 0; // counts noteWork()
     qsizetype m_inFlight = 0; // the first m_inFlight of m_pending are being written
     QSet<qint64> m_inFlightIds;
     QSqlDatabase m_listenDb;
@@ -814,11 +884,7 @@ void RunnerCore::begin()
     }
     m_connected = true;
     if (m_config.connection.backend == Backend::PostgreSql) {
-        m_writerThread = new QThread;
-        m_writerThread->setObjectName(u"oddjobs-writer"_s);
-        m_writer = new OutcomeWriter(m_config, m_worker, this);
-        m_writer->moveToThread(m_writerThread);
-        m_writerThread->start();
+        m_writer = new StoreLane(u"oddjobs-writer"_s, m_config, this);
         QMetaObject::invokeMethod(m_writer, "open", Qt::QueuedConnection);
     }
     openListener();
@@ -893,7 +959,7 @@ void RunnerCore::onNotification(const QString &, QSqlDriver::NotificationSource,
             checkCancellations();
         return;
     }
-    m_mayHaveWork = true;
+    noteWork();
     scheduleClaim();
 }
 
@@ -938,11 +1004,22 @@ void RunnerCore::claimNow()
         }
         return;
     }
-    // Free slots plus the prefetch: every held job counts, started or waiting in the pool.
-    const int wanted = capacity() + std::max(0, m_config.prefetch) - int(m_running.size());
-    request.limit = std::min(wanted, m_config.maxClaimBatch);
-    if (request.limit <= 0)
+    // Free slots plus the prefetch: every held job counts, started, waiting in the pool or
+    // being claimed on a lane.
+    int wanted
+        = capacity() + std::max(0, m_config.prefetch) - int(m_running.size()) - m_claimingLimit;
+    if (wanted <= 0)
         return; // a slot freeing up claims again
+    // What one claim cannot take is claimed on lanes at the same time, in claims of equal size.
+    const int batch = m_config.maxClaimBatch;
+    const int claims = std::min((wanted + batch - 1) / batch, 1 + idleClaimLanes());
+    const int size = std::min(batch, (wanted + claims - 1) / claims);
+    for (int i = 1; i < claims && wanted > size; ++i) {
+        request.limit = size;
+        claimOnLane(request);
+        wanted -= size;
+    }
+    request.limit = std::min(size, wanted);
     auto jobs = m_store->claim(request);
     if (!jobs) {
         handleStoreError(jobs.error(), u"claim"_s);
@@ -1171,7 +1248,17 @@ void RunnerCore::flush()
         m_inFlight = m_pending.size();
         for (const JobOutcome &o : std::as_const(outcomes))
             m_inFlightIds.insert(o.id);
-        m_writer->submit(std::move(outcomes));
+        auto written = std::make_shared<QList<WrittenOutcome>>();
+        m_writer->submit(
+            [written, outcomes = std::move(outcomes), worker = m_worker,
+             maxAttempts = m_config.defaultMaxAttempts](JobStore &store) -> Result<void> {
+                auto w = store.complete(worker, outcomes, maxAttempts);
+                if (!w)
+                    return w.error();
+                *written = std::move(*w);
+                return {};
+            },
+            [this, written](const Result<void> &result) { onWritten(result, *written); });
         return;
     }
     // SQLite (one writer at a time anyway), and the last outcomes while stopping.
@@ -1183,17 +1270,33 @@ void RunnerCore::flush()
     recordWritten(m_pending.size(), *written);
 }
 
-void RunnerCore::onWritten()
+void RunnerCore::collectLanes()
 {
-    if (!m_writer || m_inFlight == 0)
-        return;
-    const auto written = m_writer->takeReply();
+    // Taken from every lane before any runs: one may finish the runner and stop the lanes.
+    QList<std::function<void()>> done;
+    if (m_writer) {
+        if (auto f = m_writer->takeDone())
+            done << std::move(f);
+    }
+    for (StoreLane *lane : std::as_const(m_claimLanes)) {
+        if (auto f = lane->takeDone())
+            done << std::move(f);
+    }
+    for (const auto &f : std::as_const(done)) {
+        if (m_state == Runner::State::Stopped)
+            break;
+        f();
+    }
+}
+
+void RunnerCore::onWritten(const Result<void> &result, const QList<WrittenOutcome> &written)
+{
     const qsizetype count = std::exchange(m_inFlight, 0);
     m_inFlightIds.clear();
-    if (!written)
-        handleStoreError(written.error(), u"write outcomes"_s); // kept in m_pending
+    if (!result)
+        handleStoreError(result.error(), u"write outcomes"_s); // kept in m_pending
     else
-        recordWritten(count, *written);
+        recordWritten(count, written);
     // Claimed again before this reply came (see dispatch()).
     if (m_state == Runner::State::Running) {
         const QList<Job> waiting = m_deferred.values();
@@ -1208,8 +1311,74 @@ void RunnerCore::onWritten()
         maybeFinish();
         return;
     }
-    if (written && !m_pending.isEmpty())
+    if (result && !m_pending.isEmpty())
         scheduleFlush(); // finished while the last write was in flight
+}
+
+int RunnerCore::idleClaimLanes() const
+{
+    if (!m_writer || !m_connected)
+        return 0; // SQLite, or not now
+    int idle = std::max(0, m_config.claimConnections - 1 - int(m_claimLanes.size()));
+    for (const StoreLane *lane : m_claimLanes)
+        idle += lane->busy() ? 0 : 1;
+    return idle;
+}
+
+// Claims on a lane while the runner thread claims on its own connection (see claimNow()).
+void RunnerCore::claimOnLane(ClaimRequest request)
+{
+    StoreLane *lane = nullptr;
+    for (StoreLane *l : std::as_const(m_claimLanes)) {
+        if (!l->busy()) {
+            lane = l;
+            break;
+        }
+    }
+    if (!lane) {
+        lane = new StoreLane(u"oddjobs-claim-%1"_s.arg(m_claimLanes.size() + 1), m_config, this,
+                             tuneClaimingConnection);
+        m_claimLanes << lane;
+    }
+    const int limit = request.limit;
+    m_claimingLimit += limit;
+    auto claimed = std::make_shared<QList<Job>>();
+    lane->submit(
+        [claimed, request = std::move(request)](JobStore &store) -> Result<void> {
+            auto jobs = store.claim(request);
+            if (!jobs)
+                return jobs.error();
+            *claimed = std::move(*jobs);
+            return {};
+        },
+        [this, limit, generation = m_workGeneration, claimed](const Result<void> &result) {
+            onLaneClaimed(limit, generation, result, *claimed);
+        });
+}
+
+void RunnerCore::onLaneClaimed(int limit, quint64 generation, const Result<void> &result,
+                               const QList<Job> &jobs)
+{
+    m_claimingLimit -= limit;
+    if (!result) {
+        handleStoreError(result.error(), u"claim"_s);
+        maybeFinish();
+        return;
+    }
+    if (m_state != Runner::State::Running) {
+        // Stopping meanwhile: these never start.
+        releaseRows(jobs, u"claimed"_s);
+        maybeFinish();
+        return;
+    }
+    // The rows are ours even if the runner's connection broke meanwhile: they run, and their
+    // locks are refreshed once it is back.
+    if (jobs.size() < limit && generation == m_workGeneration)
+        m_mayHaveWork = false; // unless something new came since the claim was sent
+    for (const Job &job : jobs)
+        dispatch(job);
+    if (m_mayHaveWork && acceptsWork() && wantsMore())
+        scheduleClaim();
 }
 
 void RunnerCore::recordWritten(qsizetype count, const QList<WrittenOutcome> &written)
@@ -1277,7 +1446,7 @@ void RunnerCore::poll()
                             statusToString(w.status)));
                 }
                 if (!rescued->isEmpty())
-                    m_mayHaveWork = true;
+                    noteWork();
             }
         }
         if (m_connected && m_config.retentionSeconds > 0 && m_sincePrune.elapsed() >= 600000) {
@@ -1302,7 +1471,7 @@ void RunnerCore::poll()
             if (m_listenDb.isValid())
                 pingListener();
         }
-        m_mayHaveWork = true;
+        noteWork();
         if (m_connected)
             claimNow();
     }
@@ -1365,7 +1534,7 @@ void RunnerCore::watchChanges()
     if (version == m_sqliteDataVersion)
         return;
     m_sqliteDataVersion = version;
-    m_mayHaveWork = true;
+    noteWork();
     scheduleClaim();
     if (!m_running.isEmpty())
         checkCancellations();
@@ -1575,7 +1744,7 @@ void RunnerCore::reconnect()
     // rather than at the next heartbeat, so no rescue takes a job that is still running.
     heartbeat();
     if (m_state == Runner::State::Running) {
-        m_mayHaveWork = true;
+        noteWork();
         poll();
     } else {
         maybeFinish();
@@ -1698,8 +1867,8 @@ void RunnerCore::maybeFinish()
 {
     if (m_state != Runner::State::Draining && m_state != Runner::State::Stopping)
         return;
-    if (m_inFlight > 0)
-        return; // onWritten() comes back here
+    if (m_inFlight > 0 || m_claimingLimit > 0)
+        return; // onWritten() and onLaneClaimed() come back here
     flush();
     bool busy = false;
     for (auto it = m_running.cbegin(); it != m_running.cend(); ++it) {
@@ -1719,20 +1888,15 @@ void RunnerCore::maybeFinish()
     finish();
 }
 
-void RunnerCore::stopWriter()
+void RunnerCore::stopLanes()
 {
-    if (!m_writer)
-        return;
-    QMetaObject::invokeMethod(m_writer, "close", Qt::BlockingQueuedConnection);
-    m_writerThread->quit();
-    m_writerThread->wait();
-    tsanTakeOver(m_writer);
-    delete m_writer;
-    delete m_writerThread;
-    m_writer = nullptr;
-    m_writerThread = nullptr;
+    for (StoreLane *lane : std::exchange(m_claimLanes, {}))
+        lane->stop();
+    if (m_writer)
+        std::exchange(m_writer, nullptr)->stop();
     m_inFlight = 0;
     m_inFlightIds.clear();
+    m_claimingLimit = 0;
 }
 
 void RunnerCore::finish()
@@ -1756,7 +1920,7 @@ void RunnerCore::finish()
             returned.insert(finished.id);
     }
     releaseHandedBack(returned);
-    stopWriter();
+    stopLanes();
     closeListener();
     m_store.reset();
     setState(Runner::State::Stopped);

@@ -86,6 +86,11 @@ struct OJ_CORE_EXPORT RunnerConfig
     bool deleteSuccessfulJobs = false;
     int retentionSeconds = 7 * 24 * 3600; // prune finished jobs older than this; 0 keeps them
     int maxClaimBatch = 500;
+    // PostgreSQL: claims in flight at once, each on a connection of its own (the runner's, and
+    // up to claimConnections - 1 more opened when first needed). More than one runs only when
+    // one claim cannot take every free slot (free slots plus prefetch above maxClaimBatch):
+    // then the claims' commits overlap instead of queueing. 1: one claim at a time.
+    int claimConnections = 4;
     // Jobs claimed beyond the free slots and held (locked, heartbeated, not yet started) so a
     // slot that frees up is refilled without a round trip. More throughput for short jobs;
     // 0 leaves every unstarted job to whichever worker has a free slot first.

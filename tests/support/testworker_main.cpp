@@ -1,6 +1,6 @@
 // A worker process for tst_runnerprocesses and the soak test (tests/soak):
 //   oddjobs_test_worker --url URL --worker NAME [--concurrency N] [--poll-interval MS]
-//                       [--lock-timeout S] [--prefetch N] [--exec-us MIN-MAX]
+//                       [--lock-timeout S] [--prefetch N] [--claim-batch N] [--exec-us MIN-MAX]
 //                       [--log-retry S]
 // Runs a Runner with two job types: "exec" records its execution in the executions side table
 // (support/executionlog.h) around a random sleep (0-5000 microseconds unless --exec-us says
@@ -66,12 +66,14 @@ int main(int argc, char *argv[])
                                         u"60"_s);
     const QCommandLineOption prefetchOption(u"prefetch"_s, u"Jobs claimed ahead."_s, u"n"_s,
                                             u"0"_s);
+    const QCommandLineOption claimBatchOption(u"claim-batch"_s, u"Jobs one claim takes at most."_s,
+                                              u"n"_s, u"500"_s);
     const QCommandLineOption execOption(u"exec-us"_s, u"Sleep range of an exec job."_s,
                                         u"min-max"_s, u"0-5000"_s);
     const QCommandLineOption logRetryOption(
         u"log-retry"_s, u"Retry execution log writes for up to this long."_s, u"s"_s, u"0"_s);
     parser.addOptions({ urlOption, workerOption, concurrencyOption, pollOption, lockOption,
-                        prefetchOption, execOption, logRetryOption });
+                        prefetchOption, claimBatchOption, execOption, logRetryOption });
     parser.process(app);
     const QString worker = parser.value(workerOption);
     const auto settings = ConnectionSettings::fromUrl(parser.value(urlOption));
@@ -100,6 +102,7 @@ int main(int argc, char *argv[])
     config.pollIntervalMs = parser.value(pollOption).toInt();
     config.lockTimeoutSeconds = parser.value(lockOption).toInt();
     config.prefetch = parser.value(prefetchOption).toInt();
+    config.maxClaimBatch = parser.value(claimBatchOption).toInt();
     config.shutdownTimeoutMs = 10000;
 
     std::atomic<qint64> executed { 0 };
