@@ -31,8 +31,15 @@ echo "=== peers (graphile-worker, pg-boss, pg-floor) -> $out" >&2
 (cd "$work/peers" && N=$n node pgboss.js) | tee -a "$out"
 (cd "$work/peers" && node pgbench-limit/latency-floor.js) | tee -a "$out"
 echo "=== oddjobs" >&2
+# Eight claim connections, as graphile-worker keeps a pool of concurrency + 2: only the
+# one-job-per-claim drains use more than one.
 "$build/bench/oddjobs_bench" --url "postgresql://postgres@127.0.0.1:$port/oddjobs_bench" --n "$n" \
-    ${ONLY:+--only "$ONLY"} | tee -a "$out"
+    --claim-connections 8 ${ONLY:+--only "$ONLY"} | tee -a "$out"
+if [ -z "${ONLY:-}" ] || [[ ",$ONLY," == *,throughput,* ]]; then
+    echo "=== oddjobs (succeeded jobs deleted, as graphile-worker does)" >&2
+    "$build/bench/oddjobs_bench" --url "postgresql://postgres@127.0.0.1:$port/oddjobs_bench" --n "$n" \
+        --only throughput --batch 500 --concurrency 1,10 --delete-successful | tee -a "$out"
+fi
 echo "=== oddjobs (SQLite)" >&2
 "$build/bench/oddjobs_bench" --sqlite --n "$n" --only throughput --concurrency 10 --batch 500 | tee -a "$out"
 node "$repo/bench/ratios.mjs" "$out"
