@@ -293,6 +293,7 @@ private slots:
     void prefetchHoldsAndHandsBack();
     void claimLanesSideBySide_data();
     void claimLanesSideBySide();
+    void claimLanesWithoutConnections();
 
     // resilience (a cluster of its own: the shared one must not restart under other tests)
     void reconnectAfterRestart_data();
@@ -1176,6 +1177,60 @@ void TestRunner::claimLanesSideBySide()
         QCOMPARE(job.status, JobStatus::Queued);
         QCOMPARE(job.attempts, 0);
     }
+}
+
+// PostgreSQL: claim lanes that cannot connect (the role's connection slots are taken by the
+// runner's own three) are no outage. One warning, claims go on on the runner's connection,
+// and every job runs once.
+void TestRunner::claimLanesWithoutConnections()
+{
+    ODDJOBS_FRESH_URL(u"postgresql"_s, url);
+    RT_ASSIGN(store, openStore(url));
+    {
+        QSqlQuery q(store->database());
+        for (const QString &sql :
+             { u"DO $$ BEGIN CREATE ROLE oddjobs_limited; EXCEPTION WHEN duplicate_object THEN "
+               "NULL; END $$"_s,
+               u"ALTER ROLE oddjobs_limited LOGIN PASSWORD 'limited' CONNECTION LIMIT 3"_s,
+               u"GRANT ALL ON ALL TABLES IN SCHEMA public TO oddjobs_limited"_s,
+               u"GRANT ALL ON ALL SEQUENCES IN SCHEMA public TO oddjobs_limited"_s })
+            QVERIFY2(q.exec(sql), qPrintable(q.lastError().text()));
+    }
+    RunnerConfig config = testConfig(url);
+    config.connection.user = u"oddjobs_limited"_s;
+    config.connection.password = u"limited"_s;
+    config.concurrency = ConcurrencyControl::maxConcurrentJobs(6);
+    config.maxClaimBatch = 1;
+    config.claimConnections = 4;
+    auto rec = std::make_shared<Recorder>();
+    HandlerRegistry handlers;
+    handlers.add(u"t"_s, napping(rec, 5));
+    QStringList warnings;
+    int databaseErrors = 0;
+    {
+        Runner runner(config, handlers);
+        RunnerEvents ev(&runner);
+        QSignalSpy spy(&ev, &RunnerEvents::event);
+        connect(&runner, &Runner::logEvent, &runner, [&](const LogEvent &e) {
+            if (e.level >= LogLevel::Warning)
+                warnings << e.message;
+        });
+        connect(&runner, &Runner::databaseError, &runner, [&] { ++databaseErrors; });
+        runner.start();
+        QTRY_COMPARE_WITH_TIMEOUT(runner.state(), Runner::State::Running, scaled(10000));
+        RT_ASSIGN(ids, store->enqueueMany(QList<NewJob>(30, jobOf(u"t"_s))));
+        QTRY_COMPARE_WITH_TIMEOUT(countEvents(spy, u"succeeded"_s), 30, scaled(15000));
+        for (qint64 id : ids)
+            QCOMPARE(rec->executionsOf(id).size(), 1);
+        QCOMPARE(runner.state(), Runner::State::Running);
+        runner.stop();
+        QVERIFY(runner.waitForStopped(scaled(10000)));
+    }
+    QCOMPARE(databaseErrors, 0);
+    QCOMPARE(warnings.size(), 1);
+    QVERIFY2(warnings.at(0).startsWith(u"cannot open another claiming connection"_s)
+                 && warnings.at(0).contains(u"too many connections"_s),
+             qPrintable(warnings.at(0)));
 }
 
 void TestRunner::dynamicConcurrency()

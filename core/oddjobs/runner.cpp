@@ -416,8 +416,9 @@ public:
     // Runs on the lane's thread with its store; an error with ErrorCode::ConnectionFailed
     // makes the lane reconnect before its next task.
     using Task = std::function<Result<void>(JobStore &)>;
-    // Runs on the runner thread once the task ended: its result, or why it could not run.
-    using Then = std::function<void(const Result<void> &)>;
+    // Runs on the runner thread once the task ended: its result, or why it could not run
+    // (`ran` false: the lane had no connection and could not open one).
+    using Then = std::function<void(const Result<void> &result, bool ran)>;
 
     // `setup` runs on every connection the lane opens.
     StoreLane(const QString &name, const RunnerConfig &config, QObject *core, Task setup = {})
@@ -451,13 +452,17 @@ public:
     std::function<void()> takeDone()
     {
         std::optional<Result<void>> result;
+        bool ran = false;
         {
             std::lock_guard lock(m_mutex);
             result = std::exchange(m_result, std::nullopt);
+            ran = m_ran;
         }
         if (!result || !m_then)
             return {};
-        return [then = std::exchange(m_then, {}), result = std::move(*result)] { then(result); };
+        return [then = std::exchange(m_then, {}), result = std::move(*result), ran] {
+            then(result, ran);
+        };
     }
 
     // Runner thread: closes the connection in the lane's thread (after a task in progress),
@@ -487,7 +492,8 @@ public Q_SLOTS:
         if (!task)
             return;
         Result<void> result;
-        if (auto connected = connection(); !connected) {
+        const Result<void> connected = connection();
+        if (!connected) {
             result = connected.error();
         } else {
             result = task(*m_store);
@@ -497,6 +503,7 @@ public Q_SLOTS:
         {
             std::lock_guard lock(m_mutex);
             m_result = std::move(result);
+            m_ran = connected.ok();
         }
         QMetaObject::invokeMethod(m_core, "collectLanes", Qt::QueuedConnection);
     }
@@ -544,6 +551,7 @@ private:
     std::mutex m_mutex;
     Task m_task;
     std::optional<Result<void>> m_result;
+    bool m_ran = false;
 };
 
 class RunnerCore : public QObject
@@ -766,7 +774,7 @@ private:
     void onWritten(const Result<void> &result, const QList<WrittenOutcome> &written);
     int idleClaimLanes() const;
     void claimOnLane(ClaimRequest request);
-    void onLaneClaimed(int limit, quint64 generation, const Result<void> &result,
+    void onLaneClaimed(int limit, quint64 generation, const Result<void> &result, bool ran,
                        const QList<Job> &jobs);
     void stopLanes();
     // New work may be runnable (a notification, a poll, a rescue, ...).
@@ -810,6 +818,9 @@ private:
     StoreLane *m_writer = nullptr; // PostgreSQL: writes outcomes
     QList<StoreLane *> m_claimLanes; // PostgreSQL: claims beside the runner's own, opened on need
     int m_claimingLimit = 0; // jobs asked for by claims in flight on the lanes
+    static constexpr qint64 LaneRestMs = 30000;
+    QElapsedTimer m_lanesResting; // since a claim lane last could not connect
+    bool m_laneWarned = false; // and that was logged
     quint64 m_workGeneration = 0; // counts noteWork()
     qsizetype m_inFlight = 0; // the first m_inFlight of m_pending are being written
     QSet<qint64> m_inFlightIds;
@@ -1275,7 +1286,7 @@ void RunnerCore::flush()
                 *written = std::move(*w);
                 return {};
             },
-            [this, written](const Result<void> &result) { onWritten(result, *written); });
+            [this, written](const Result<void> &result, bool) { onWritten(result, *written); });
         return;
     }
     // SQLite (one writer at a time anyway), and the last outcomes while stopping.
@@ -1336,6 +1347,8 @@ int RunnerCore::idleClaimLanes() const
 {
     if (!m_writer || !m_connected)
         return 0; // SQLite, or not now
+    if (m_lanesResting.isValid() && !m_lanesResting.hasExpired(LaneRestMs))
+        return 0; // a lane could not connect lately
     int idle = std::max(0, m_config.claimConnections - 1 - int(m_claimLanes.size()));
     for (const StoreLane *lane : m_claimLanes)
         idle += lane->busy() ? 0 : 1;
@@ -1368,15 +1381,32 @@ void RunnerCore::claimOnLane(ClaimRequest request)
             *claimed = std::move(*jobs);
             return {};
         },
-        [this, limit, generation = m_workGeneration, claimed](const Result<void> &result) {
-            onLaneClaimed(limit, generation, result, *claimed);
+        [this, limit, generation = m_workGeneration, claimed](const Result<void> &result,
+                                                              bool ran) {
+            onLaneClaimed(limit, generation, result, ran, *claimed);
         });
 }
 
-void RunnerCore::onLaneClaimed(int limit, quint64 generation, const Result<void> &result,
+void RunnerCore::onLaneClaimed(int limit, quint64 generation, const Result<void> &result, bool ran,
                                const QList<Job> &jobs)
 {
     m_claimingLimit -= limit;
+    if (!ran) {
+        // No connection for the lane (the server's or the role's connection slots are taken,
+        // say): that is no outage while the runner's own connection works. Claims go on there
+        // alone for a while; a real outage shows there soon enough.
+        if (!std::exchange(m_laneWarned, true)) {
+            log(LogLevel::Warning, LogEventKind::DatabaseError,
+                u"cannot open another claiming connection, claiming on one for a while: "_s
+                    + result.error().message);
+        }
+        m_lanesResting.start();
+        if (m_mayHaveWork && acceptsWork() && wantsMore())
+            scheduleClaim();
+        maybeFinish();
+        return;
+    }
+    m_laneWarned = false;
     if (!result) {
         handleStoreError(result.error(), u"claim"_s);
         maybeFinish();
