@@ -362,6 +362,9 @@ void benchClaimDepth(const Target &target, JobStore &store, const QList<qint64> 
         request.worker = u"bench:claim"_s;
         request.types = { u"bench.noop"_s };
         request.limit = 50;
+        // Claims as the runner's claiming connections make them.
+        if (auto tuned = store.tuneForRunner(true); !tuned)
+            fail(u"tune"_s, tuned.error());
         // Consume at most half of the queue, so the depth stays what it says.
         const int rounds = int(std::clamp<qint64>(depth / 100, 5, 200));
         QList<double> costs;
@@ -374,6 +377,8 @@ void benchClaimDepth(const Target &target, JobStore &store, const QList<qint64> 
             must(store.complete(request.worker, outcomes), u"complete"_s);
             costs << (nowNs() - t0) / 1e6;
         }
+        if (target.postgres)
+            q.exec(u"RESET ALL"_s);
         emitLine(QJsonObject { { u"test"_s, u"claim_depth"_s },
                                { u"backend"_s, target.postgres ? u"postgresql"_s : u"sqlite"_s },
                                { u"depth"_s, depth },

@@ -1466,6 +1466,29 @@ Result<QList<qint64>> JobStore::stillHeld(const QString &worker, const QList<qin
     return held;
 }
 
+// A worker's statements are prepared once per connection and run with new values thousands of
+// times a second. Left to choose, the server soon runs a prepared statement with a generic plan
+// made once, for the table as it was then: made while the table was small, that plan reads the
+// whole table (the claim's and the outcome write's outer scan, the heartbeat through an index
+// whose first column is not the id). A runner that started on an empty table drained 300,000
+// jobs at 1,500 jobs/s instead of 33,000 that way. So every execution is planned, for the
+// table as it is (the planner scales stale statistics to the table's current size); planning
+// costs microseconds. JIT is off: none of these statements runs long enough to gain from it,
+// and with millions of jobs queued a claim's estimate once passed jit_above_cost and spent
+// ~8 ms compiling itself. A claim must walk the claim index in its order and stop after LIMIT
+// rows; with statistics that say the queue is short the planner may prefer a bitmap scan that
+// sorts every runnable row, whose cost grows with the queue, so sorts are priced out on
+// claiming connections (they still run where nothing else can).
+Result<void> JobStore::tuneForRunner(bool claiming)
+{
+    if (!d->pg())
+        return {};
+    const QString sql = u"SELECT set_config('plan_cache_mode', 'force_custom_plan', false), "
+                        "set_config('jit', 'off', false)"_s
+        + (claiming ? u", set_config('enable_sort', 'off', false)"_s : QString());
+    return d->conn->exec(sql, u"cannot set up the connection for a worker"_s);
+}
+
 Result<QList<WrittenOutcome>> JobStore::rescueExpired(int lockTimeoutSeconds,
                                                       int defaultMaxAttempts)
 {

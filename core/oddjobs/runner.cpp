@@ -371,35 +371,14 @@ private:
 
 namespace {
 
-// PostgreSQL, the runner's connections. Their statements are prepared once and run with new
-// values thousands of times a second. Given a choice, the server plans most of them afresh
-// for every execution (ids, limits and lists are parameters): with one job per claim a quarter
-// of the throughput went to planning. Each finds its rows through an index whatever the
-// values, so the generic plan is always the right one.
-Result<void> tuneConnection(JobStore &store, bool claiming)
-{
-    QSqlQuery q(store.database());
-    // The claim must also walk the claim index in its order and stop after LIMIT rows. With
-    // statistics that say the queue is short (taken while it was), the planner may prefer a
-    // bitmap scan that sorts every runnable row, whose cost grows with the queue. No statement
-    // on a claiming connection needs a sort where an ordered index path exists, so sorts are
-    // priced out there (they still run where nothing else can).
-    const QString sql = u"SELECT set_config('plan_cache_mode', 'force_generic_plan', false)"_s
-        + (claiming ? u", set_config('enable_sort', 'off', false)"_s : QString());
-    if (!q.exec(sql))
-        return Internal::mapSqlError(Backend::PostgreSql, q.lastError(),
-                                     u"cannot tune a connection of the runner"_s);
-    return {};
-}
-
 Result<void> tuneClaimingConnection(JobStore &store)
 {
-    return tuneConnection(store, true);
+    return store.tuneForRunner(true);
 }
 
 Result<void> tuneWritingConnection(JobStore &store)
 {
-    return tuneConnection(store, false);
+    return store.tuneForRunner(false);
 }
 
 } // namespace
@@ -784,6 +763,9 @@ private:
         ++m_workGeneration;
     }
     void poll();
+    // The rows this runner holds locked: claimed jobs waiting for an earlier attempt, and held
+    // jobs that still own their row.
+    QList<qint64> lockedIds() const;
     void heartbeat();
     void checkCancellations();
     void watchChanges();
@@ -1543,15 +1525,21 @@ void RunnerCore::pingListener()
     m_listenPingPending = true;
 }
 
-void RunnerCore::heartbeat()
+QList<qint64> RunnerCore::lockedIds() const
 {
-    if (!m_connected || !m_store)
-        return;
     QList<qint64> ids = m_deferred.keys();
     for (auto it = m_running.cbegin(); it != m_running.cend(); ++it) {
         if (holdsLock(*it) && !m_deferred.contains(it.key()))
             ids << it.key();
     }
+    return ids;
+}
+
+void RunnerCore::heartbeat()
+{
+    if (!m_connected || !m_store)
+        return;
+    QList<qint64> ids = lockedIds();
     for (const Pending &p : std::as_const(m_pending)) {
         if (!ids.contains(p.job.id))
             ids << p.job.id;
@@ -1593,11 +1581,7 @@ void RunnerCore::checkCancellations()
 {
     if (!m_connected || !m_store)
         return;
-    QList<qint64> ids = m_deferred.keys();
-    for (auto it = m_running.cbegin(); it != m_running.cend(); ++it) {
-        if (holdsLock(*it) && !m_deferred.contains(it.key()))
-            ids << it.key();
-    }
+    const QList<qint64> ids = lockedIds();
     if (ids.isEmpty())
         return;
     auto held = m_store->stillHeld(m_worker, ids);
