@@ -20,6 +20,7 @@
 // The first SIGTERM/SIGINT stops gracefully, the second at once; the exit code is 0.
 
 #include "oddjobs/runner.h"
+#include "support/workeroptions.h"
 
 #include <QCommandLineParser>
 #include <QCoreApplication>
@@ -110,15 +111,9 @@ int main(int argc, char *argv[])
 
     QCommandLineParser parser;
     parser.addHelpOption();
-    const QCommandLineOption urlOption(u"url"_s, u"Database URL."_s, u"url"_s);
-    const QCommandLineOption workerOption(u"worker"_s, u"Worker name."_s, u"name"_s);
+    const Test::WorkerOptions common(u"1000"_s);
+    common.addTo(parser);
     const QCommandLineOption logOption(u"exec-log"_s, u"Execution log file."_s, u"file"_s);
-    const QCommandLineOption concurrencyOption(u"concurrency"_s, u"Jobs at once."_s, u"n"_s,
-                                               u"4"_s);
-    const QCommandLineOption pollOption(u"poll-interval"_s, u"Poll interval in ms."_s, u"ms"_s,
-                                        u"1000"_s);
-    const QCommandLineOption lockOption(u"lock-timeout"_s, u"Lock timeout in s."_s, u"s"_s,
-                                        u"60"_s);
     const QCommandLineOption shutdownOption(u"shutdown-timeout"_s, u"Drain time in ms."_s, u"ms"_s,
                                             u"10000"_s);
     const QCommandLineOption graceOption(u"stop-grace"_s, u"Stop grace in ms."_s, u"ms"_s,
@@ -127,11 +122,10 @@ int main(int argc, char *argv[])
                                            u"oddjobs"_s);
     const QCommandLineOption queueOption(u"queue"_s, u"A queue to serve (default: all)."_s,
                                          u"name"_s);
-    parser.addOptions({ urlOption, workerOption, logOption, concurrencyOption, pollOption,
-                        lockOption, shutdownOption, graceOption, backoffOption, queueOption });
+    parser.addOptions({ logOption, shutdownOption, graceOption, backoffOption, queueOption });
     parser.process(app);
-    const QString worker = parser.value(workerOption);
-    const auto settings = ConnectionSettings::fromUrl(parser.value(urlOption));
+    const QString worker = common.workerName(parser);
+    const auto settings = common.connection(parser);
     const auto backoff = Backoff::fromString(parser.value(backoffOption));
     if (!settings || worker.isEmpty() || !parser.isSet(logOption) || !backoff) {
         say(u"oddjobs_test_faultworker: --url, --worker and --exec-log are required, --backoff "
@@ -146,13 +140,7 @@ int main(int argc, char *argv[])
         return 2;
     }
 
-    RunnerConfig config;
-    config.connection = *settings;
-    config.workerName = worker;
-    config.concurrency
-        = ConcurrencyControl::maxConcurrentJobs(parser.value(concurrencyOption).toInt());
-    config.pollIntervalMs = parser.value(pollOption).toInt();
-    config.lockTimeoutSeconds = parser.value(lockOption).toInt();
+    RunnerConfig config = common.config(parser, *settings);
     config.shutdownTimeoutMs = parser.value(shutdownOption).toInt();
     config.stopGraceMs = parser.value(graceOption).toInt();
     config.backoff = *backoff;

@@ -11,6 +11,7 @@
 
 #include "oddjobs/runner.h"
 #include "support/executionlog.h"
+#include "support/workeroptions.h"
 
 #include <QCommandLineParser>
 #include <QCoreApplication>
@@ -56,14 +57,8 @@ int main(int argc, char *argv[])
 
     QCommandLineParser parser;
     parser.addHelpOption();
-    const QCommandLineOption urlOption(u"url"_s, u"Database URL."_s, u"url"_s);
-    const QCommandLineOption workerOption(u"worker"_s, u"Worker name."_s, u"name"_s);
-    const QCommandLineOption concurrencyOption(u"concurrency"_s, u"Jobs at once."_s, u"n"_s,
-                                               u"4"_s);
-    const QCommandLineOption pollOption(u"poll-interval"_s, u"Poll interval in ms."_s, u"ms"_s,
-                                        u"500"_s);
-    const QCommandLineOption lockOption(u"lock-timeout"_s, u"Lock timeout in s."_s, u"s"_s,
-                                        u"60"_s);
+    const Test::WorkerOptions common(u"500"_s);
+    common.addTo(parser);
     const QCommandLineOption prefetchOption(u"prefetch"_s, u"Jobs claimed ahead."_s, u"n"_s,
                                             u"0"_s);
     const QCommandLineOption claimBatchOption(u"claim-batch"_s, u"Jobs one claim takes at most."_s,
@@ -72,11 +67,10 @@ int main(int argc, char *argv[])
                                         u"min-max"_s, u"0-5000"_s);
     const QCommandLineOption logRetryOption(
         u"log-retry"_s, u"Retry execution log writes for up to this long."_s, u"s"_s, u"0"_s);
-    parser.addOptions({ urlOption, workerOption, concurrencyOption, pollOption, lockOption,
-                        prefetchOption, claimBatchOption, execOption, logRetryOption });
+    parser.addOptions({ prefetchOption, claimBatchOption, execOption, logRetryOption });
     parser.process(app);
-    const QString worker = parser.value(workerOption);
-    const auto settings = ConnectionSettings::fromUrl(parser.value(urlOption));
+    const QString worker = common.workerName(parser);
+    const auto settings = common.connection(parser);
     if (!settings || worker.isEmpty()) {
         say(u"oddjobs_test_worker: --url and --worker are required (%1)"_s.arg(
                 settings ? QString() : settings.error().message),
@@ -94,13 +88,7 @@ int main(int argc, char *argv[])
     }
     const int logRetryMs = parser.value(logRetryOption).toInt() * 1000;
 
-    RunnerConfig config;
-    config.connection = *settings;
-    config.workerName = worker;
-    config.concurrency
-        = ConcurrencyControl::maxConcurrentJobs(parser.value(concurrencyOption).toInt());
-    config.pollIntervalMs = parser.value(pollOption).toInt();
-    config.lockTimeoutSeconds = parser.value(lockOption).toInt();
+    RunnerConfig config = common.config(parser, *settings);
     config.prefetch = parser.value(prefetchOption).toInt();
     config.maxClaimBatch = parser.value(claimBatchOption).toInt();
     config.shutdownTimeoutMs = 10000;
