@@ -62,19 +62,13 @@ QString errorText(const Result<T> &result)
     } while (false)
 
 // One finished run of the executable.
-struct Run
+struct Run : Test::CliRun
 {
-    QStringList args;
-    int exitCode = -1; // -1: crashed, -2: did not start, -3: timed out (and was killed)
-    QByteArray out;
-    QByteArray err;
-
-    QString describe() const
+    Run(Test::CliRun run) // implicit: what Test::runCli() gives is a Run
+        : Test::CliRun(std::move(run))
     {
-        return u"\n  oddjobs %1\n  exit code %2\n  stdout: %3\n  stderr: %4"_s.arg(
-            args.join(u' '), QString::number(exitCode), QString::fromUtf8(out.left(2000)),
-            QString::fromUtf8(err.left(2000)));
     }
+
     QJsonValue json() const
     {
         QJsonParseError error;
@@ -361,34 +355,7 @@ private:
 Run TestCli::run(const QStringList &args, const QByteArray &input, int timeoutMs,
                  const QProcessEnvironment &extraEnv)
 {
-    Run r;
-    r.args = args;
-    QProcess p;
-    QProcessEnvironment env = m_env;
-    const QStringList extraKeys = extraEnv.keys();
-    for (const QString &key : extraKeys)
-        env.insert(key, extraEnv.value(key));
-    p.setProcessEnvironment(env);
-    p.setWorkingDirectory(m_tmp->path());
-    p.start(Binary, args);
-    if (!p.waitForStarted(10000)) {
-        r.exitCode = -2;
-        r.err = p.errorString().toUtf8();
-        return r;
-    }
-    if (!input.isEmpty())
-        p.write(input);
-    p.closeWriteChannel();
-    if (!p.waitForFinished(timeoutMs)) {
-        p.kill();
-        p.waitForFinished(5000);
-        r.exitCode = -3;
-    } else {
-        r.exitCode = p.exitStatus() == QProcess::NormalExit ? p.exitCode() : -1;
-    }
-    r.out = p.readAllStandardOutput();
-    r.err = p.readAllStandardError();
-    return r;
+    return Test::runCli(Binary, args, m_env, extraEnv, m_tmp->path(), input, timeoutMs);
 }
 
 void TestCli::initTestCase()

@@ -28,20 +28,7 @@ namespace {
 const QString Binary = QStringLiteral(ODDJOBS_BINARY);
 const QStringList FastPoll { u"--poll-interval"_s, u"0.2"_s };
 
-struct Run
-{
-    QStringList args;
-    int exitCode = -1; // -1: crashed, -2: did not start, -3: timed out
-    QByteArray out;
-    QByteArray err;
-
-    QString describe() const
-    {
-        return u"\n  oddjobs %1\n  exit code %2\n  stdout: %3\n  stderr: %4"_s.arg(
-            args.join(u' '), QString::number(exitCode), QString::fromUtf8(out.left(2000)),
-            QString::fromUtf8(err.left(2000)));
-    }
-};
+using Run = Test::CliRun;
 
 // A running `oddjobs --headless`, its output collected as it arrives.
 struct Worker
@@ -185,31 +172,7 @@ void TestSecurity::cleanup()
 
 Run TestSecurity::run(const QStringList &args, const QProcessEnvironment &extraEnv)
 {
-    Run r;
-    r.args = args;
-    QProcess p;
-    QProcessEnvironment env = m_env;
-    const QStringList keys = extraEnv.keys();
-    for (const QString &key : keys)
-        env.insert(key, extraEnv.value(key));
-    p.setProcessEnvironment(env);
-    p.setWorkingDirectory(m_tmp->path());
-    p.start(Binary, args);
-    if (!p.waitForStarted(10000)) {
-        r.exitCode = -2;
-        return r;
-    }
-    p.closeWriteChannel();
-    if (!p.waitForFinished(30000)) {
-        p.kill();
-        p.waitForFinished(5000);
-        r.exitCode = -3;
-    } else {
-        r.exitCode = p.exitStatus() == QProcess::NormalExit ? p.exitCode() : -1;
-    }
-    r.out = p.readAllStandardOutput();
-    r.err = p.readAllStandardError();
-    return r;
+    return Test::runCli(Binary, args, m_env, extraEnv, m_tmp->path(), {}, 30000);
 }
 
 Worker *TestSecurity::startWorker(const QStringList &args)

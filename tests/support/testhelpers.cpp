@@ -6,6 +6,7 @@
 #include <QDebug>
 #include <QDir>
 #include <QMutex>
+#include <QProcess>
 #include <QTemporaryDir>
 #include <atomic>
 
@@ -138,6 +139,47 @@ QString spyToString(const QSignalSpy &spy)
         emissions << u'(' + texts.join(", "_L1) + u')';
     }
     return emissions.join(u' ');
+}
+
+QString CliRun::describe() const
+{
+    return u"\n  oddjobs %1\n  exit code %2\n  stdout: %3\n  stderr: %4"_s.arg(
+        args.join(u' '), QString::number(exitCode), QString::fromUtf8(out.left(2000)),
+        QString::fromUtf8(err.left(2000)));
+}
+
+CliRun runCli(const QString &binary, const QStringList &args, const QProcessEnvironment &env,
+              const QProcessEnvironment &extraEnv, const QString &workingDir,
+              const QByteArray &input, int timeoutMs)
+{
+    CliRun r;
+    r.args = args;
+    QProcess p;
+    QProcessEnvironment fullEnv = env;
+    const QStringList extraKeys = extraEnv.keys();
+    for (const QString &key : extraKeys)
+        fullEnv.insert(key, extraEnv.value(key));
+    p.setProcessEnvironment(fullEnv);
+    p.setWorkingDirectory(workingDir);
+    p.start(binary, args);
+    if (!p.waitForStarted(10000)) {
+        r.exitCode = -2;
+        r.err = p.errorString().toUtf8();
+        return r;
+    }
+    if (!input.isEmpty())
+        p.write(input);
+    p.closeWriteChannel();
+    if (!p.waitForFinished(timeoutMs)) {
+        p.kill();
+        p.waitForFinished(5000);
+        r.exitCode = -3;
+    } else {
+        r.exitCode = p.exitStatus() == QProcess::NormalExit ? p.exitCode() : -1;
+    }
+    r.out = p.readAllStandardOutput();
+    r.err = p.readAllStandardError();
+    return r;
 }
 
 } // namespace OddJobs::Test

@@ -1,7 +1,10 @@
 #pragma once
 
+#include <QByteArray>
+#include <QProcessEnvironment>
 #include <QSignalSpy>
 #include <QString>
+#include <QStringList>
 #include <QTest>
 #include <QVariant>
 
@@ -35,6 +38,23 @@ QString variantToString(const QVariant &value);
 // Every emission as "(arg, arg)", separated by spaces, so one QCOMPARE checks a whole
 // signal sequence: QCOMPARE(spyToString(spy), u"(1, Done) (2, Failed)"_s).
 QString spyToString(const QSignalSpy &spy);
+
+// One run of the oddjobs executable to its end, for the tests that drive the real binary.
+struct CliRun
+{
+    QStringList args;
+    int exitCode = -1; // -1: crashed, -2: did not start, -3: timed out (and was killed)
+    QByteArray out;
+    QByteArray err;
+
+    QString describe() const; // for failure messages
+};
+
+// Runs `binary args` in `workingDir` with `env` (`extraEnv` added over it), writes `input` to
+// its standard input and closes it, and waits up to `timeoutMs` for it to end.
+CliRun runCli(const QString &binary, const QStringList &args, const QProcessEnvironment &env,
+              const QProcessEnvironment &extraEnv, const QString &workingDir,
+              const QByteArray &input, int timeoutMs);
 
 } // namespace OddJobs::Test
 
