@@ -794,17 +794,9 @@ void TestFaults::serverRestart()
 {
     QFETCH(int, mode);
     ODDJOBS_REQUIRE_POSTGRES();
-    if (!m_restartCluster) {
-        // A cluster of its own (the shared one must not go down under other tests), durable:
-        // an immediate shutdown must not lose the claims committed just before it.
-        PgCluster::Options options;
-        options.durable = true;
-        m_restartCluster = std::make_unique<PgCluster>(options);
-        QString error;
-        QVERIFY2(m_restartCluster->start(&error), qPrintable(error));
-    }
+    QString error;
+    QVERIFY2(ensureRestartCluster(m_restartCluster, &error), qPrintable(error));
     PgCluster &cluster = *m_restartCluster;
-    QVERIFY2(cluster.isRunning(), qPrintable(cluster.errorString()));
     const QString url = freshDatabase(cluster);
     QVERIFY(!url.isEmpty());
     RT_ASSIGN(store, openStore(testUrl(url)));
@@ -812,7 +804,6 @@ void TestFaults::serverRestart()
     const QStringList options { u"--concurrency"_s, u"2"_s, u"--poll-interval"_s, u"1000"_s };
     auto w1 = faultWorker(url, u"w1"_s, options);
     auto w2 = faultWorker(url, u"w2"_s, options);
-    QString error;
     QVERIFY2(w1->startAndWait(u"ready w1"_s, &error), qPrintable(error));
     QVERIFY2(w2->startAndWait(u"ready w2"_s, &error), qPrintable(error));
 

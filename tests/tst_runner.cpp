@@ -1463,17 +1463,9 @@ void TestRunner::reconnectAfterRestart()
 {
     QFETCH(int, mode);
     ODDJOBS_REQUIRE_POSTGRES();
-    if (!m_restartCluster) {
-        // Durable: an immediate shutdown must not lose the claims committed just before it.
-        PgCluster::Options options;
-        options.durable = true;
-        m_restartCluster = std::make_unique<PgCluster>(options);
-        QString error;
-        QVERIFY2(m_restartCluster->start(&error), qPrintable(error));
-    }
-    PgCluster &cluster = *m_restartCluster;
-    QVERIFY2(cluster.isRunning(), qPrintable(cluster.errorString()));
     QString error;
+    QVERIFY2(ensureRestartCluster(m_restartCluster, &error), qPrintable(error));
+    PgCluster &cluster = *m_restartCluster;
     const QString url = cluster.createDatabase(&error);
     QVERIFY2(!url.isEmpty(), qPrintable(error));
     RT_ASSIGN(store, openStore(url));

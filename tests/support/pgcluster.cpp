@@ -671,4 +671,20 @@ void PgCluster::removeDirectories()
         QDir(m_extraDir).removeRecursively();
 }
 
+bool ensureRestartCluster(std::unique_ptr<PgCluster> &cluster, QString *error)
+{
+    if (!cluster) {
+        PgCluster::Options options;
+        options.durable = true;
+        cluster = std::make_unique<PgCluster>(options);
+        if (!cluster->start(error))
+            return false;
+    }
+    if (cluster->isRunning())
+        return true;
+    if (error)
+        *error = cluster->errorString();
+    return false;
+}
+
 } // namespace OddJobs::Test

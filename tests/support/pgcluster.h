@@ -2,6 +2,7 @@
 
 #include <QString>
 #include <QStringList>
+#include <memory>
 
 namespace OddJobs::Test {
 
@@ -111,5 +112,11 @@ private:
     bool m_initialized = false;
     bool m_running = false;
 };
+
+// For tests that stop and restart the server: a cluster of their own in `cluster` (the shared
+// one must not go down under other tests), durable (an immediate shutdown must not lose the
+// claims committed just before it). Made and started on the first call; later calls only check
+// that it still runs. False, with *error set, when it does not run.
+bool ensureRestartCluster(std::unique_ptr<PgCluster> &cluster, QString *error);
 
 } // namespace OddJobs::Test
