@@ -1258,17 +1258,7 @@ void TestRunner::runnerPlansFollowTheTable()
     // Every primitive of a worker, once per round.
     const auto round = [&](int jobs) -> QString {
         auto ids = store->enqueueMany(QList<NewJob>(jobs, jobOf(u"t"_s)));
-        auto seq = [&](const char *what) {
-            QSqlQuery x(store->database());
-            x.exec(
-                u"SELECT seq_scan FROM pg_stat_xact_user_tables WHERE relid = '%1'::regclass"_s.arg(
-                    table));
-            x.next();
-            qDebug() << what << x.value(0);
-        };
-        seq("enq");
         auto claimed = store->claim(request);
-        seq("claim");
         if (!ids || !claimed || claimed->size() != 2)
             return u"enqueue or claim: "_s + errorText(claimed);
         const QList<qint64> held { claimed->at(0).id, claimed->at(1).id };
@@ -1277,9 +1267,7 @@ void TestRunner::runnerPlansFollowTheTable()
         auto written
             = store->complete(u"w"_s, { JobOutcome { held.at(0), true, {}, {}, 0, false } });
         auto released = store->release(u"w"_s, { held.at(1) });
-        seq("complete/release");
         auto rescued = store->rescueExpired(60);
-        seq("rescue");
         if (!beat || !still || !written || !released || !rescued)
             return u"a primitive failed"_s;
         return {};

@@ -458,7 +458,8 @@ public:
 
 public Q_SLOTS:
     // At start, so that a server restart before the first task shows as a failed task (and
-    // the runner reconnects its other connections) rather than passing unnoticed.
+    // the runner reconnects its other connections) rather than passing unnoticed, and so the
+    // lane holds its connection before optional ones are opened.
     void open() { (void)connection(); }
 
     void run()
@@ -750,7 +751,9 @@ private:
     void flush();
     // The first `count` pending outcomes were written (or found taken over): report them.
     void recordWritten(qsizetype count, const QList<WrittenOutcome> &written);
-    void onWritten(const Result<void> &result, const QList<WrittenOutcome> &written);
+    void onWritten(const Result<void> &result, bool ran, const QList<WrittenOutcome> &written);
+    // Closes the claim lanes that are idle; a busy one closes when its claim comes back.
+    void retireClaimLanes();
     int idleClaimLanes() const;
     void claimOnLane(ClaimRequest request);
     void onLaneClaimed(int limit, quint64 generation, const Result<void> &result, bool ran,
@@ -895,7 +898,9 @@ void RunnerCore::begin()
     m_connected = true;
     if (m_config.connection.backend == Backend::PostgreSql) {
         m_writer = new StoreLane(u"oddjobs-writer"_s, m_config, this, tuneWritingConnection);
-        QMetaObject::invokeMethod(m_writer, "open", Qt::QueuedConnection);
+        // Before any claim lane exists: where connection slots are scarce, the writer (which
+        // every job needs) must not find them taken by lanes (which only add speed).
+        QMetaObject::invokeMethod(m_writer, "open", Qt::BlockingQueuedConnection);
     }
     openListener();
     m_sinceRescue.start();
@@ -1268,7 +1273,9 @@ void RunnerCore::flush()
                 *written = std::move(*w);
                 return {};
             },
-            [this, written](const Result<void> &result, bool) { onWritten(result, *written); });
+            [this, written](const Result<void> &result, bool ran) {
+                onWritten(result, ran, *written);
+            });
         return;
     }
     // SQLite (one writer at a time anyway), and the last outcomes while stopping.
@@ -1299,10 +1306,17 @@ void RunnerCore::collectLanes()
     }
 }
 
-void RunnerCore::onWritten(const Result<void> &result, const QList<WrittenOutcome> &written)
+void RunnerCore::onWritten(const Result<void> &result, bool ran,
+                           const QList<WrittenOutcome> &written)
 {
     const qsizetype count = std::exchange(m_inFlight, 0);
     m_inFlightIds.clear();
+    if (!ran && !m_claimLanes.isEmpty()) {
+        // The writer has no connection (after a restart, say) and claim lanes may hold the
+        // slots it needs: they close and rest, so its next attempt finds one.
+        m_lanesResting.start();
+        retireClaimLanes();
+    }
     if (!result)
         handleStoreError(result.error(), u"write outcomes"_s); // kept in m_pending
     else
@@ -1323,6 +1337,18 @@ void RunnerCore::onWritten(const Result<void> &result, const QList<WrittenOutcom
     }
     if (result && !m_pending.isEmpty())
         scheduleFlush(); // finished while the last write was in flight
+}
+
+void RunnerCore::retireClaimLanes()
+{
+    for (auto it = m_claimLanes.begin(); it != m_claimLanes.end();) {
+        if ((*it)->busy()) {
+            ++it;
+            continue;
+        }
+        (*it)->stop();
+        it = m_claimLanes.erase(it);
+    }
 }
 
 int RunnerCore::idleClaimLanes() const
@@ -1373,6 +1399,8 @@ void RunnerCore::onLaneClaimed(int limit, quint64 generation, const Result<void>
                                const QList<Job> &jobs)
 {
     m_claimingLimit -= limit;
+    if (m_lanesResting.isValid() && !m_lanesResting.hasExpired(LaneRestMs))
+        retireClaimLanes(); // this one too, now that its claim is back
     if (!ran) {
         // No connection for the lane (the server's or the role's connection slots are taken,
         // say): that is no outage while the runner's own connection works. Claims go on there
@@ -1383,6 +1411,7 @@ void RunnerCore::onLaneClaimed(int limit, quint64 generation, const Result<void>
                     + result.error().message);
         }
         m_lanesResting.start();
+        retireClaimLanes();
         if (m_mayHaveWork && acceptsWork() && wantsMore())
             scheduleClaim();
         maybeFinish();
