@@ -294,6 +294,7 @@ private slots:
     void claimLanesSideBySide_data();
     void claimLanesSideBySide();
     void claimLanesWithoutConnections();
+    void claimLanesGiveWayToTheWriter();
     void runnerPlansFollowTheTable();
 
     // resilience (a cluster of its own: the shared one must not restart under other tests)
@@ -1180,6 +1181,25 @@ void TestRunner::claimLanesSideBySide()
     }
 }
 
+// PostgreSQL: makes `settings` log in as a role of this database that may hold `limit`
+// connections at once. Returns an error, or nothing.
+QString limitToConnections(JobStore &store, ConnectionSettings *settings, int limit)
+{
+    QSqlQuery q(store.database());
+    for (const QString &sql :
+         { u"DO $$ BEGIN CREATE ROLE oddjobs_limited; EXCEPTION WHEN duplicate_object THEN "
+           "NULL; END $$"_s,
+           u"ALTER ROLE oddjobs_limited LOGIN PASSWORD 'limited' CONNECTION LIMIT %1"_s.arg(limit),
+           u"GRANT ALL ON ALL TABLES IN SCHEMA public TO oddjobs_limited"_s,
+           u"GRANT ALL ON ALL SEQUENCES IN SCHEMA public TO oddjobs_limited"_s }) {
+        if (!q.exec(sql))
+            return q.lastError().text();
+    }
+    settings->user = u"oddjobs_limited"_s;
+    settings->password = u"limited"_s;
+    return {};
+}
+
 // PostgreSQL: claim lanes that cannot connect (the role's connection slots are taken by the
 // runner's own three) are no outage. One warning, claims go on on the runner's connection,
 // and every job runs once.
@@ -1187,19 +1207,8 @@ void TestRunner::claimLanesWithoutConnections()
 {
     ODDJOBS_FRESH_URL(u"postgresql"_s, url);
     RT_ASSIGN(store, openStore(url));
-    {
-        QSqlQuery q(store->database());
-        for (const QString &sql :
-             { u"DO $$ BEGIN CREATE ROLE oddjobs_limited; EXCEPTION WHEN duplicate_object THEN "
-               "NULL; END $$"_s,
-               u"ALTER ROLE oddjobs_limited LOGIN PASSWORD 'limited' CONNECTION LIMIT 3"_s,
-               u"GRANT ALL ON ALL TABLES IN SCHEMA public TO oddjobs_limited"_s,
-               u"GRANT ALL ON ALL SEQUENCES IN SCHEMA public TO oddjobs_limited"_s })
-            QVERIFY2(q.exec(sql), qPrintable(q.lastError().text()));
-    }
     RunnerConfig config = testConfig(url);
-    config.connection.user = u"oddjobs_limited"_s;
-    config.connection.password = u"limited"_s;
+    QCOMPARE(limitToConnections(*store, &config.connection, 3), QString());
     config.concurrency = ConcurrencyControl::maxConcurrentJobs(6);
     config.maxClaimBatch = 1;
     config.claimConnections = 4;
@@ -1232,6 +1241,58 @@ void TestRunner::claimLanesWithoutConnections()
     QVERIFY2(warnings.at(0).startsWith(u"cannot open another claiming connection"_s)
                  && warnings.at(0).contains(u"too many connections"_s),
              qPrintable(warnings.at(0)));
+}
+
+// PostgreSQL: the outcome writer loses its connection and, when it reconnects, the role's last
+// slot is taken (by a stranger here; after a server restart, by claim lanes reconnecting
+// first). The claim lane holding a slot closes, so the writer finds one and every job ends.
+void TestRunner::claimLanesGiveWayToTheWriter()
+{
+    ODDJOBS_FRESH_URL(u"postgresql"_s, url);
+    RT_ASSIGN(store, openStore(url));
+    RunnerConfig config = testConfig(url);
+    // The runner's, the LISTEN, the writer's and one lane.
+    QCOMPARE(limitToConnections(*store, &config.connection, 4), QString());
+    config.concurrency = ConcurrencyControl::maxConcurrentJobs(2);
+    config.maxClaimBatch = 1;
+    config.claimConnections = 2;
+    auto rec = std::make_shared<Recorder>();
+    HandlerRegistry handlers;
+    handlers.add(u"t"_s, napping(rec, 5));
+    Runner runner(config, handlers);
+    RunnerEvents ev(&runner);
+    QSignalSpy spy(&ev, &RunnerEvents::event);
+    runner.start();
+    QTRY_COMPARE_WITH_TIMEOUT(runner.state(), Runner::State::Running, scaled(10000));
+    RT_VERIFY_OK(store->enqueueMany(QList<NewJob>(20, jobOf(u"t"_s))));
+    QTRY_COMPARE_WITH_TIMEOUT(countEvents(spy, u"succeeded"_s), 20, scaled(15000));
+    const auto limitedConnections = [&] {
+        QSqlQuery q(store->database());
+        return q.exec(u"SELECT count(*) FROM pg_stat_activity WHERE usename = 'oddjobs_limited'"_s)
+                && q.next()
+            ? q.value(0).toInt()
+            : -1;
+    };
+    QCOMPARE(limitedConnections(), 4); // the lane holds the last slot
+
+    // The writer is the connection whose last statement wrote outcomes (its parameters hold
+    // the outcomes, {"<id>":{"ok":true}}).
+    QSqlQuery q(store->database());
+    QVERIFY2(q.exec(u"SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE "
+                    "usename = 'oddjobs_limited' AND query LIKE '%\"ok\":%'"_s)
+                 && q.next(),
+             qPrintable(q.lastError().text()));
+    QCOMPARE(q.value(0).toInt(), 1);
+    QTRY_COMPARE_WITH_TIMEOUT(limitedConnections(), 3, scaled(5000));
+    // A stranger takes the freed slot.
+    ConnectionSettings stranger = config.connection;
+    auto taken = JobStore::open(stranger, config.store);
+    QVERIFY2(taken.ok(), qPrintable(errorText(taken)));
+
+    RT_VERIFY_OK(store->enqueueMany(QList<NewJob>(20, jobOf(u"t"_s))));
+    QTRY_COMPARE_WITH_TIMEOUT(countEvents(spy, u"succeeded"_s), 40, scaled(20000));
+    runner.stop();
+    QVERIFY(runner.waitForStopped(scaled(10000)));
 }
 
 // PostgreSQL: a worker's connection prepares its statements once and runs them for as long as
