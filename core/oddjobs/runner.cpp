@@ -722,9 +722,7 @@ private:
 
     void tuneConnection()
     {
-        if (m_config.connection.backend != Backend::PostgreSql || !m_store)
-            return;
-        if (auto r = tuneClaimingConnection(*m_store); !r)
+        if (auto r = m_store->tuneForRunner(true); !r)
             log(LogLevel::Warning, LogEventKind::DatabaseError, r.error().message);
     }
     void openListener();
@@ -754,6 +752,17 @@ private:
     void onWritten(const Result<void> &result, bool ran, const QList<WrittenOutcome> &written);
     // Closes the claim lanes that are idle; a busy one closes when its claim comes back.
     void retireClaimLanes();
+    // A lane or the writer could not connect: no claim lanes for LaneRestMs, and those open
+    // close, so the connection slots they hold go to the runner's own connections.
+    void restClaimLanes()
+    {
+        m_lanesResting.start();
+        retireClaimLanes();
+    }
+    bool claimLanesResting() const
+    {
+        return m_lanesResting.isValid() && !m_lanesResting.hasExpired(LaneRestMs);
+    }
     int idleClaimLanes() const;
     void claimOnLane(ClaimRequest request);
     void onLaneClaimed(int limit, quint64 generation, const Result<void> &result, bool ran,
@@ -1311,12 +1320,8 @@ void RunnerCore::onWritten(const Result<void> &result, bool ran,
 {
     const qsizetype count = std::exchange(m_inFlight, 0);
     m_inFlightIds.clear();
-    if (!ran && !m_claimLanes.isEmpty()) {
-        // The writer has no connection (after a restart, say) and claim lanes may hold the
-        // slots it needs: they close and rest, so its next attempt finds one.
-        m_lanesResting.start();
-        retireClaimLanes();
-    }
+    if (!ran && !m_claimLanes.isEmpty())
+        restClaimLanes(); // they may hold the slots the writer needs (after a restart, say)
     if (!result)
         handleStoreError(result.error(), u"write outcomes"_s); // kept in m_pending
     else
@@ -1355,8 +1360,8 @@ int RunnerCore::idleClaimLanes() const
 {
     if (!m_writer || !m_connected)
         return 0; // SQLite, or not now
-    if (m_lanesResting.isValid() && !m_lanesResting.hasExpired(LaneRestMs))
-        return 0; // a lane could not connect lately
+    if (claimLanesResting())
+        return 0;
     int idle = std::max(0, m_config.claimConnections - 1 - int(m_claimLanes.size()));
     for (const StoreLane *lane : m_claimLanes)
         idle += lane->busy() ? 0 : 1;
@@ -1399,7 +1404,7 @@ void RunnerCore::onLaneClaimed(int limit, quint64 generation, const Result<void>
                                const QList<Job> &jobs)
 {
     m_claimingLimit -= limit;
-    if (m_lanesResting.isValid() && !m_lanesResting.hasExpired(LaneRestMs))
+    if (claimLanesResting())
         retireClaimLanes(); // this one too, now that its claim is back
     if (!ran) {
         // No connection for the lane (the server's or the role's connection slots are taken,
@@ -1410,8 +1415,7 @@ void RunnerCore::onLaneClaimed(int limit, quint64 generation, const Result<void>
                 u"cannot open another claiming connection, claiming on one for a while: "_s
                     + result.error().message);
         }
-        m_lanesResting.start();
-        retireClaimLanes();
+        restClaimLanes();
         if (m_mayHaveWork && acceptsWork() && wantsMore())
             scheduleClaim();
         maybeFinish();
