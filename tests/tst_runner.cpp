@@ -205,6 +205,15 @@ void backendData()
     addBackendRows();
 }
 
+// One job per claim with `handlerCount` handlers: on PostgreSQL the claims for the free handlers
+// run side by side on up to `connections` connections (claim lanes).
+void oneJobPerClaim(RunnerConfig &config, int handlerCount, int connections)
+{
+    config.concurrency = ConcurrencyControl::maxConcurrentJobs(handlerCount);
+    config.maxClaimBatch = 1;
+    config.claimConnections = connections;
+}
+
 // A handler that records itself and sleeps `ms` cooperatively, then succeeds.
 JobHandler napping(RecorderPtr rec, int ms)
 {
@@ -1097,9 +1106,7 @@ void TestRunner::claimLanesSideBySide()
     HandlerRegistry handlers;
     handlers.add(u"t"_s, napping(rec, 50));
     RunnerConfig config = testConfig(url);
-    config.concurrency = ConcurrencyControl::maxConcurrentJobs(6);
-    config.maxClaimBatch = 1;
-    config.claimConnections = 4;
+    oneJobPerClaim(config, 6, 4);
     config.pollIntervalMs = 200;
     Runner runner(config, handlers);
     RunnerEvents ev(&runner);
@@ -1209,9 +1216,7 @@ void TestRunner::claimLanesWithoutConnections()
     RT_ASSIGN(store, openStore(url));
     RunnerConfig config = testConfig(url);
     QCOMPARE(limitToConnections(*store, &config.connection, 3), QString());
-    config.concurrency = ConcurrencyControl::maxConcurrentJobs(6);
-    config.maxClaimBatch = 1;
-    config.claimConnections = 4;
+    oneJobPerClaim(config, 6, 4);
     auto rec = std::make_shared<Recorder>();
     HandlerRegistry handlers;
     handlers.add(u"t"_s, napping(rec, 5));
@@ -1253,9 +1258,7 @@ void TestRunner::claimLanesGiveWayToTheWriter()
     RunnerConfig config = testConfig(url);
     // The runner's, the LISTEN, the writer's and one lane.
     QCOMPARE(limitToConnections(*store, &config.connection, 4), QString());
-    config.concurrency = ConcurrencyControl::maxConcurrentJobs(2);
-    config.maxClaimBatch = 1;
-    config.claimConnections = 2;
+    oneJobPerClaim(config, 2, 2);
     auto rec = std::make_shared<Recorder>();
     HandlerRegistry handlers;
     handlers.add(u"t"_s, napping(rec, 5));
@@ -1285,8 +1288,7 @@ void TestRunner::claimLanesGiveWayToTheWriter()
     QCOMPARE(q.value(0).toInt(), 1);
     QTRY_COMPARE_WITH_TIMEOUT(limitedConnections(), 3, scaled(5000));
     // A stranger takes the freed slot.
-    ConnectionSettings stranger = config.connection;
-    auto taken = JobStore::open(stranger, config.store);
+    auto taken = JobStore::open(config.connection, config.store);
     QVERIFY2(taken.ok(), qPrintable(errorText(taken)));
 
     RT_VERIFY_OK(store->enqueueMany(QList<NewJob>(20, jobOf(u"t"_s))));
