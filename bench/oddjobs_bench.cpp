@@ -4,7 +4,7 @@
 //   oddjobs_bench [--url postgresql://...] [--sqlite] [--only throughput,latency,...]
 //                 [--n 20000] [--concurrency 1,10,32] [--batch 500] [--samples 200]
 //                 [--depths 10000,1000000] [--smoke] [--delete-successful]
-//                 [--claim-connections N]
+//                 [--claim-connections N] [--start-idle]
 //                 [--finished 1000000]
 //
 // Without --url a throwaway PostgreSQL cluster is started with the server's default
@@ -34,6 +34,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <functional>
 
 using namespace Qt::StringLiterals;
 using namespace OddJobs;
@@ -151,6 +152,10 @@ bool g_deleteSuccessful = false;
 qint64 g_finishedRows = 0;
 // RunnerConfig::claimConnections for the drains (0: the default).
 int g_claimConnections = 0;
+// Throughput (--start-idle): the runner starts on an empty table and idles a while before the
+// jobs arrive (enqueued while it drains; timed from the first enqueue), as a worker that waits
+// for a burst does. Its statements' plans were then made for an empty table.
+bool g_startIdle = false;
 
 void addFinished(JobStore &store, qint64 rows)
 {
@@ -173,7 +178,8 @@ void addFinished(JobStore &store, qint64 rows)
         q.exec(u"VACUUM ANALYZE %1"_s.arg(table));
 }
 
-DrainResult drain(const Target &target, int n, int concurrency, int batch, bool capped = true)
+DrainResult drain(const Target &target, int n, int concurrency, int batch,
+                  const std::function<void()> &arrive = {}, bool capped = true)
 {
     RunnerConfig config;
     config.connection = target.settings;
@@ -202,10 +208,20 @@ DrainResult drain(const Target &target, int n, int concurrency, int batch, bool 
     QTimer cap;
     cap.setSingleShot(true);
     QObject::connect(&cap, &QTimer::timeout, &loop, &QEventLoop::quit);
+    runner.start();
+    if (arrive) {
+        QTimer idle;
+        idle.setSingleShot(true);
+        QObject::connect(&idle, &QTimer::timeout, &loop, &QEventLoop::quit);
+        idle.start(2000);
+        loop.exec();
+        clock.start();
+        arrive();
+    } else {
+        clock.start();
+    }
     if (capped)
         cap.start(120000);
-    clock.start();
-    runner.start();
     loop.exec();
     DrainResult r { clock.nsecsElapsed() / 1e9, done.load() };
     runner.stopNow();
@@ -220,14 +236,18 @@ void benchThroughput(const Target &target, JobStore &store, int n, const QList<i
         for (int c : concurrencies) {
             resetTable(store);
             addFinished(store, g_finishedRows);
-            fill(store, n);
+            if (!g_startIdle)
+                fill(store, n);
             const auto before = readCounters(store);
-            const DrainResult r = drain(target, n, c, batch);
+            const DrainResult r = g_startIdle
+                ? drain(target, n, c, batch, [&store, n] { fill(store, n); })
+                : drain(target, n, c, batch);
             const auto after = readCounters(store);
             QJsonObject line { { u"test"_s, u"throughput"_s },
                                { u"variant"_s,
                                  QString((batch == 1 ? u"batch1"_s : u"batch%1"_s.arg(batch))
-                                         + (g_deleteSuccessful ? u"-delete"_s : QString())) },
+                                         + (g_deleteSuccessful ? u"-delete"_s : QString())
+                                         + (g_startIdle ? u"-idle-start"_s : QString())) },
                                { u"backend"_s, target.postgres ? u"postgresql"_s : u"sqlite"_s },
                                { u"concurrency"_s, c },
                                { u"n"_s, n },
@@ -485,13 +505,18 @@ int main(int argc, char *argv[])
         u"n"_s, u"0"_s);
     const QCommandLineOption deleteSuccessful(
         u"delete-successful"_s, u"Throughput: delete succeeded jobs instead of keeping them."_s);
+    const QCommandLineOption startIdle(
+        u"start-idle"_s,
+        u"Throughput: the worker idles on an empty table before the jobs "
+        u"arrive."_s);
     const QCommandLineOption finished(
         u"finished"_s, u"Throughput: this many finished jobs lie in the table (0)."_s, u"n"_s,
         u"0"_s);
     parser.addOptions({ url, sqlite, only, n, conc, batch, samples, latConc, depths, smoke,
-                        deleteSuccessful, finished, claimConnections });
+                        deleteSuccessful, finished, claimConnections, startIdle });
     parser.process(app);
     g_deleteSuccessful = parser.isSet(deleteSuccessful);
+    g_startIdle = parser.isSet(startIdle);
     g_finishedRows = parser.value(finished).toLongLong();
     g_claimConnections = parser.value(claimConnections).toInt();
     g_runId = qEnvironmentVariable("RUN_ID", QDateTime::currentDateTimeUtc().toString(Qt::ISODate));

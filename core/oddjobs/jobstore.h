@@ -126,10 +126,12 @@ public:
     // Hands unfinished jobs back on shutdown: queued again, run now, the attempt not counted.
     Result<int> release(const QString &worker, const QList<qint64> &ids);
     // PostgreSQL: sets this connection up for the primitives above run thousands of times a
-    // second (a worker's connections): every execution planned for the table as it is now,
-    // no JIT, and with `claiming` no sorts where an index gives the order. Lasts as long as
-    // the connection: call it again after reconnect(). Nothing to do on SQLite.
+    // second (a worker's connections): statements keep their plans, made again for the table
+    // as it is at most every ReplanIntervalMs; no JIT; and with `claiming` no sorts where an
+    // index gives the order. Lasts as long as the connection: call it again after
+    // reconnect(). Nothing to do on SQLite.
     Result<void> tuneForRunner(bool claiming);
+    static constexpr int ReplanIntervalMs = 1000;
 
     // The connection, for callers that want to run their own SQL in this thread.
     QSqlDatabase database() const;

@@ -8,6 +8,7 @@
 #include <QJsonObject>
 #include <QSqlDriver>
 #include <QVersionNumber>
+#include <algorithm>
 
 using namespace Qt::StringLiterals;
 
@@ -268,9 +269,21 @@ void Connection::clearCache()
     m_cache.clear();
 }
 
+void Connection::setReplanInterval(int ms)
+{
+    m_replanIntervalMs = isPostgres() ? std::max(0, ms) : 0;
+    m_sinceReplan.start();
+}
+
 Result<QSqlQuery *> Connection::run(const QString &sql, const QVariantList &binds,
                                     const QString &context)
 {
+    if (m_replanIntervalMs > 0 && m_sinceReplan.hasExpired(m_replanIntervalMs)) {
+        // Keeps the statements prepared; each is planned again when it next runs.
+        if (auto r = exec(u"DISCARD PLANS"_s, context); !r)
+            return r.error();
+        m_sinceReplan.start();
+    }
     std::shared_ptr<QSqlQuery> query = m_cache.value(sql);
     if (!query) {
         if (m_cache.size() >= StatementCacheLimit)

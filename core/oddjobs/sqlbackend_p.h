@@ -8,6 +8,7 @@
 #include "oddjobs/jobstore.h"
 #include "oddjobs/result.h"
 
+#include <QElapsedTimer>
 #include <QHash>
 #include <QSqlDatabase>
 #include <QSqlError>
@@ -60,6 +61,10 @@ public:
     void clearCache();
     // Finishes every cached statement (keeps them prepared).
     void clearCacheStatements();
+    // PostgreSQL: drops the server's plans of this connection's prepared statements whenever
+    // `ms` have passed since it last did, before the next statement runs, so every plan was
+    // made at most that long ago, for the table as it was then. 0 (the default): never.
+    void setReplanInterval(int ms);
 
     Error errorFrom(const QSqlError &error, const QString &context) const
     {
@@ -70,6 +75,8 @@ private:
     Backend m_backend;
     QSqlDatabase m_db;
     QHash<QString, std::shared_ptr<QSqlQuery>> m_cache;
+    int m_replanIntervalMs = 0;
+    QElapsedTimer m_sinceReplan;
 };
 
 // A transaction that rolls back unless committed. SQLite write transactions start with
