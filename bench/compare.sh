@@ -39,6 +39,9 @@ if [ -z "${ONLY:-}" ] || [[ ",$ONLY," == *,throughput,* ]]; then
     echo "=== oddjobs (succeeded jobs deleted, as graphile-worker does)" >&2
     "$build/bench/oddjobs_bench" --url "postgresql://postgres@127.0.0.1:$port/oddjobs_bench" --n "$n" \
         --only throughput --batch 500 --concurrency 1,10 --delete-successful | tee -a "$out"
+    "$build/bench/oddjobs_bench" --url "postgresql://postgres@127.0.0.1:$port/oddjobs_bench" --n "$n" \
+        --only throughput --batch 1 --concurrency 10,32 --claim-connections 8 --delete-successful \
+        | tee -a "$out"
 fi
 echo "=== oddjobs (SQLite)" >&2
 "$build/bench/oddjobs_bench" --sqlite --n "$n" --only throughput --concurrency 10 --batch 500 | tee -a "$out"

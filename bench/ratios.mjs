@@ -27,8 +27,9 @@ const fmt = (x) => (x == null ? '-' : x >= 100 ? Math.round(x).toLocaleString('e
 const ratio = (a, b) => (a == null || b == null || b === 0 ? '-' : (a / b).toFixed(2) + '×');
 
 const ours = (test, extra) => is('oddjobs', test, (r) => (r.backend ?? 'postgresql') === 'postgresql' && (!extra || extra(r)));
-const batched = ours('throughput', (r) => r.variant !== 'batch1');
-const single = ours('throughput', (r) => r.variant === 'batch1');
+const oneByOne = (r) => /^batch1(-|$)/.test(r.variant);
+const batched = ours('throughput', (r) => !oneByOne(r));
+const single = ours('throughput', oneByOne);
 const table = [
   [`throughput, best config (jobs/s)${bestLabel(batched, 'jobs_per_s')}`, best(batched, 'jobs_per_s'),
     'graphile-worker batched', best(is('graphile-worker', 'throughput', (r) => r.variant === 'batched'), 'jobs_per_s'), '≥ 2×'],
