@@ -91,5 +91,12 @@ RunnerConfig runnerConfig(const AppOptions &options)
     config.pollIntervalMs = options.pollIntervalMs;
     config.lockTimeoutSeconds = options.lockTimeoutSeconds;
     config.shutdownTimeoutMs = options.shutdownTimeoutSeconds * 1000;
+    config.defaultMaxAttempts = options.defaultMaxAttempts;
+    config.defaultTimeoutSeconds = options.defaultTimeoutSeconds;
+    config.deleteSuccessfulJobs = options.deleteSuccessful;
+    config.retentionSeconds = options.retentionSeconds;
+    config.maxClaimBatch = options.claimBatch;
+    config.prefetch = options.prefetch;
+    config.claimConnections = options.claimConnections;
     return config;
 }

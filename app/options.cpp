@@ -102,6 +102,32 @@ QString applyWorkerSetting(AppOptions &o, const QString &key, const QString &val
     } else if (key == u"shutdown-timeout") {
         if (!parseInt(value, 0, 86400, &o.shutdownTimeoutSeconds))
             return rangeError(shownAs, 0, 86400, value);
+    } else if (key == u"default-max-attempts") {
+        if (!parseInt(value, 1, 10000, &o.defaultMaxAttempts))
+            return rangeError(shownAs, 1, 10000, value);
+    } else if (key == u"default-timeout") {
+        if (!parseInt(value, 1, 2592000, &o.defaultTimeoutSeconds))
+            return rangeError(shownAs, 1, 2592000, value);
+    } else if (key == u"retention") {
+        if (!parseInt(value, 0, 315360000, &o.retentionSeconds))
+            return rangeError(shownAs, 0, 315360000, value);
+    } else if (key == u"delete-successful") {
+        const QString v = value.trimmed().toLower();
+        if (v == u"true" || v == u"yes" || v == u"on" || v == u"1")
+            o.deleteSuccessful = true;
+        else if (v == u"false" || v == u"no" || v == u"off" || v == u"0")
+            o.deleteSuccessful = false;
+        else
+            return u"%1 must be true or false, not '%2'"_s.arg(shownAs, value);
+    } else if (key == u"claim-batch") {
+        if (!parseInt(value, 1, 10000, &o.claimBatch))
+            return rangeError(shownAs, 1, 10000, value);
+    } else if (key == u"prefetch") {
+        if (!parseInt(value, 0, 10000, &o.prefetch))
+            return rangeError(shownAs, 0, 10000, value);
+    } else if (key == u"claim-connections") {
+        if (!parseInt(value, 1, 64, &o.claimConnections))
+            return rangeError(shownAs, 1, 64, value);
     } else if (key == u"poll-interval") {
         bool ok = false;
         const double seconds = value.trimmed().toDouble(&ok);
@@ -280,6 +306,35 @@ ParsedOptions parseOptions(const QStringList &arguments)
         u"Seconds running jobs get to finish on SIGINT/SIGTERM "
         "(default: 30)."_s,
         u"seconds"_s);
+    const QCommandLineOption defaultMaxAttempts(
+        u"default-max-attempts"_s,
+        u"Attempts of a job without its own max attempts before it fails for good "
+        "(default: 10)."_s,
+        u"n"_s);
+    const QCommandLineOption defaultTimeout(
+        u"default-timeout"_s,
+        u"Seconds one attempt of a job without its own timeout may take (default: 600)."_s,
+        u"seconds"_s);
+    const QCommandLineOption deleteSuccessful(
+        u"delete-successful"_s, u"Delete jobs that succeed instead of keeping them as history."_s);
+    const QCommandLineOption retention(
+        u"retention"_s,
+        u"Seconds finished jobs are kept before they are pruned; 0 keeps them "
+        "(default: 604800, a week)."_s,
+        u"seconds"_s);
+    const QCommandLineOption claimBatch(
+        u"claim-batch"_s,
+        u"Jobs one claim takes at most; 1 claims one job at a time (default: 500)."_s, u"n"_s);
+    const QCommandLineOption prefetch(
+        u"prefetch"_s,
+        u"Jobs claimed beyond the free slots and held ready, so short jobs follow each other "
+        "without a round trip; they stay locked to this worker (default: 0)."_s,
+        u"n"_s);
+    const QCommandLineOption claimConnections(
+        u"claim-connections"_s,
+        u"PostgreSQL: claims in flight at once, each on a connection of its own, when one "
+        "claim cannot fill every free slot (default: 4)."_s,
+        u"n"_s);
     const QCommandLineOption logLevel(
         u"log-level"_s, u"debug, info, warning or error (default: info)."_s, u"level"_s);
     const QCommandLineOption logFormat(u"log-format"_s, u"text or json (default: text)."_s,
@@ -328,9 +383,28 @@ ParsedOptions parseOptions(const QStringList &arguments)
     switch (command) {
     case Command::Dashboard:
     case Command::Headless:
-        parser.addOptions({ version, headless, concurrency, workerQueue, poll, lockTimeout,
-                            shutdownTimeout, logLevel, logFormat, demo, noMigrate, pidFile, monitor,
-                            noWorker, lang });
+        parser.addOptions({ version,
+                            headless,
+                            concurrency,
+                            workerQueue,
+                            poll,
+                            lockTimeout,
+                            shutdownTimeout,
+                            defaultMaxAttempts,
+                            defaultTimeout,
+                            deleteSuccessful,
+                            retention,
+                            claimBatch,
+                            prefetch,
+                            claimConnections,
+                            logLevel,
+                            logFormat,
+                            demo,
+                            noMigrate,
+                            pidFile,
+                            monitor,
+                            noWorker,
+                            lang });
         break;
     case Command::Migrate:
         break;
@@ -403,10 +477,19 @@ ParsedOptions parseOptions(const QStringList &arguments)
         if (parser.isSet(headless))
             o.command = Command::Headless;
         const QList<QPair<const QCommandLineOption *, QString>> settings {
-            { &concurrency, u"concurrency"_s },  { &poll, u"poll-interval"_s },
-            { &lockTimeout, u"lock-timeout"_s }, { &shutdownTimeout, u"shutdown-timeout"_s },
-            { &logLevel, u"log-level"_s },       { &logFormat, u"log-format"_s },
+            { &concurrency, u"concurrency"_s },
+            { &poll, u"poll-interval"_s },
+            { &lockTimeout, u"lock-timeout"_s },
+            { &shutdownTimeout, u"shutdown-timeout"_s },
+            { &logLevel, u"log-level"_s },
+            { &logFormat, u"log-format"_s },
             { &pidFile, u"pid-file"_s },
+            { &defaultMaxAttempts, u"default-max-attempts"_s },
+            { &defaultTimeout, u"default-timeout"_s },
+            { &retention, u"retention"_s },
+            { &claimBatch, u"claim-batch"_s },
+            { &prefetch, u"prefetch"_s },
+            { &claimConnections, u"claim-connections"_s },
         };
         for (const auto &[option, key] : settings) {
             if (!parser.isSet(*option))
@@ -422,6 +505,8 @@ ParsedOptions parseOptions(const QStringList &arguments)
                     return usageError(u"--queue needs a name"_s, command);
             }
         }
+        if (parser.isSet(deleteSuccessful))
+            o.deleteSuccessful = true;
         o.demo = parser.isSet(demo);
         o.migrate = !parser.isSet(noMigrate);
         o.monitorOnly = parser.isSet(monitor);

@@ -39,6 +39,13 @@ struct AppOptions
     int pollIntervalMs = -1; // backend default
     int lockTimeoutSeconds = 60;
     int shutdownTimeoutSeconds = 30;
+    int defaultMaxAttempts = 10; // for jobs without their own max_attempts
+    int defaultTimeoutSeconds = 600; // for jobs without their own timeout_seconds
+    bool deleteSuccessful = false;
+    int retentionSeconds = 7 * 24 * 3600; // finished jobs pruned after this; 0 keeps them
+    int claimBatch = 500; // jobs one claim takes at most
+    int prefetch = 0; // jobs claimed beyond the free slots, held ready
+    int claimConnections = 4; // PostgreSQL: claims in flight at once
     OddJobs::LogLevel logLevel = OddJobs::LogLevel::Info;
     bool jsonLogs = false;
     bool demo = false;

@@ -301,6 +301,8 @@ private slots:
     // the headless worker
     void headlessRunsJobs_data() { backendData(); }
     void headlessRunsJobs();
+    void headlessWorkerSettings_data() { backendData(); }
+    void headlessWorkerSettings();
     void jsonLogs_data() { backendData(); }
     void jsonLogs();
     void sigtermLetsJobFinish_data() { backendData(); }
@@ -386,6 +388,8 @@ void TestCli::initTestCase()
     QVERIFY(writeFile(dir + u"/unknown-section.ini"_s, "concurrency = 2\n[workers]\ncount = 3\n"));
     QVERIFY(writeFile(dir + u"/bad-value.ini"_s, "concurrency = lots\n"));
     QVERIFY(writeFile(dir + u"/bad-log-format.ini"_s, "log-format = xml\n"));
+    QVERIFY(writeFile(dir + u"/bad-boolean.ini"_s, "delete-successful = maybe\n"));
+    QVERIFY(writeFile(dir + u"/bad-claim-batch.ini"_s, "claim-batch = 20000\n"));
     QVERIFY(writeFile(dir + u"/bad-url.ini"_s, "database = nosuch://x\n"));
     QVERIFY(writeFile(dir + u"/empty-handler.ini"_s, "[handlers]\noddjobs.echo =\n"));
     QVERIFY(writeFile(dir + u"/missing-program.ini"_s,
@@ -516,13 +520,28 @@ void TestCli::helpAndVersion_data()
     QTest::addColumn<QStringList>("mentions");
     const QStringList common { u"--database"_s, u"--table"_s, u"--config"_s, u"--help"_s };
     QTest::newRow("oddjobs") << QStringList { u"--help"_s }
-                             << common + QStringList { u"--headless"_s,     u"--concurrency"_s,
-                                                       u"--queue"_s,        u"--poll-interval"_s,
-                                                       u"--lock-timeout"_s, u"--pid-file"_s,
-                                                       u"--log-format"_s,   u"--log-level"_s,
-                                                       u"--demo"_s,         u"--shutdown-timeout"_s,
-                                                       u"--version"_s,      u"migrate"_s,
-                                                       u"enqueue"_s,        u"stats"_s };
+                             << common
+            + QStringList { u"--headless"_s,
+                            u"--concurrency"_s,
+                            u"--queue"_s,
+                            u"--poll-interval"_s,
+                            u"--lock-timeout"_s,
+                            u"--pid-file"_s,
+                            u"--log-format"_s,
+                            u"--log-level"_s,
+                            u"--demo"_s,
+                            u"--shutdown-timeout"_s,
+                            u"--claim-batch"_s,
+                            u"--prefetch"_s,
+                            u"--claim-connections"_s,
+                            u"--default-max-attempts"_s,
+                            u"--default-timeout"_s,
+                            u"--delete-successful"_s,
+                            u"--retention"_s,
+                            u"--version"_s,
+                            u"migrate"_s,
+                            u"enqueue"_s,
+                            u"stats"_s };
     QTest::newRow("migrate") << QStringList { u"migrate"_s, u"--help"_s }
                              << common + QStringList { u"migrate"_s };
     QTest::newRow("enqueue") << QStringList { u"enqueue"_s, u"-h"_s }
@@ -1331,6 +1350,14 @@ void TestCli::badInput_data()
           { u"--headless"_s, db, U, u"--config"_s, u"%DIR%/bad-log-format.ini"_s },
           2,
           { u"'xml'"_s } },
+        { "config: bad boolean",
+          { u"--headless"_s, db, U, u"--config"_s, u"%DIR%/bad-boolean.ini"_s },
+          2,
+          { u"'delete-successful'"_s, u"true or false"_s, u"'maybe'"_s } },
+        { "config: claim batch too big",
+          { u"--headless"_s, db, U, u"--config"_s, u"%DIR%/bad-claim-batch.ini"_s },
+          2,
+          { u"'claim-batch'"_s, u"1 to 10000"_s } },
         { "config: bad URL",
           { u"list"_s, u"--config"_s, u"%DIR%/bad-url.ini"_s },
           2,
@@ -1388,6 +1415,30 @@ void TestCli::badInput_data()
           { u"--headless"_s, db, U, u"--log-format"_s, u"xml"_s },
           2,
           { u"'xml'"_s } },
+        { "claim batch zero",
+          { u"--headless"_s, db, U, u"--claim-batch"_s, u"0"_s },
+          2,
+          { u"--claim-batch"_s, u"1 to 10000"_s } },
+        { "claim connections too many",
+          { u"--headless"_s, db, U, u"--claim-connections"_s, u"65"_s },
+          2,
+          { u"--claim-connections"_s, u"1 to 64"_s } },
+        { "prefetch negative",
+          { u"--headless"_s, db, U, u"--prefetch=-1"_s },
+          2,
+          { u"--prefetch"_s } },
+        { "default max attempts zero",
+          { u"--headless"_s, db, U, u"--default-max-attempts"_s, u"0"_s },
+          2,
+          { u"--default-max-attempts"_s } },
+        { "default timeout not a number",
+          { u"--headless"_s, db, U, u"--default-timeout"_s, u"soon"_s },
+          2,
+          { u"--default-timeout"_s, u"'soon'"_s } },
+        { "retention negative",
+          { u"--headless"_s, db, U, u"--retention=-5"_s },
+          2,
+          { u"--retention"_s } },
         { "empty worker queue",
           { u"--headless"_s, db, U, u"--queue"_s, u""_s },
           2,
@@ -1508,6 +1559,55 @@ void TestCli::headlessRunsJobs()
     QVERIFY2(out.contains("job-permanently-failed job=4 type=oddjobs.fail attempt=1"),
              qPrintable(worker->describe()));
     QVERIFY2(out.contains("stopping"), qPrintable(worker->describe()));
+}
+
+// The runner settings beyond the basic ones, from the config file and from flags over it: the
+// worker states them at start and acts on them.
+void TestCli::headlessWorkerSettings()
+{
+    QFETCH(QString, backend);
+    ODDJOBS_FRESH_URL(backend, url);
+    CLI_CALL(migrateCli(url));
+    qint64 echo = 0;
+    qint64 failing = 0;
+    qint64 sleeping = 0;
+    CLI_CALL(enqueueCli(url, { u"oddjobs.echo"_s, u"{\"n\": 1}"_s }, &echo));
+    CLI_CALL(enqueueCli(url, { u"oddjobs.fail"_s, u"{\"message\": \"no\"}"_s }, &failing));
+    CLI_CALL(enqueueCli(url, { u"oddjobs.sleep"_s, u"{\"seconds\": 60}"_s }, &sleeping));
+    const QString config = m_tmp->filePath(u"settings-%1.ini"_s.arg(backend));
+    QVERIFY(writeFile(config,
+                      "default-max-attempts = 1\ndelete-successful = yes\nclaim-batch = 1\n"
+                      "prefetch = 2\ndefault-timeout = 600\n"));
+    Worker *worker
+        = startWorker(QStringList { u"--headless"_s, u"--database"_s, url, u"--config"_s, config,
+                                    u"--default-timeout"_s, u"1"_s, u"--claim-connections"_s,
+                                    u"3"_s, u"--retention"_s, u"86400"_s }
+                      + FastPoll);
+    // Deleted on success; one attempt for jobs without their own max attempts; one second
+    // for jobs without their own timeout (the flag over the file's 600).
+    QTRY_COMPARE_WITH_TIMEOUT(statusOf(url, echo), u"<gone>"_s, 10000);
+    QTRY_COMPARE_WITH_TIMEOUT(statusOf(url, failing), u"failed"_s, 10000);
+    QTRY_COMPARE_WITH_TIMEOUT(statusOf(url, sleeping), u"failed"_s, 15000);
+    QCOMPARE(jobJson(url, failing).value(u"attempts"_s).toInt(), 1);
+    const QJsonObject timedOut = jobJson(url, sleeping);
+    QCOMPARE(timedOut.value(u"attempts"_s).toInt(), 1);
+    QVERIFY2(timedOut.value(u"last_error"_s)
+                 .toObject()
+                 .value(u"message"_s)
+                 .toString()
+                 .contains(u"timed out after 1 s"_s),
+             qPrintable(QString::fromUtf8(QJsonDocument(timedOut).toJson())));
+    CLI_CALL(stopWorker(worker));
+
+    const QByteArray &out = worker->output();
+    QByteArray expected = "at most 1 job(s) per claim, prefetch 2";
+    if (backend == u"postgresql"_s)
+        expected += ", 3 claim connection(s)";
+    QVERIFY2(out.contains(expected), qPrintable(worker->describe()));
+    QVERIFY2(out.contains("without their own limits jobs get 1 attempt(s) of 1 s"),
+             qPrintable(worker->describe()));
+    QVERIFY2(out.contains("succeeded jobs deleted, finished jobs pruned after 86400 s"),
+             qPrintable(worker->describe()));
 }
 
 void TestCli::jsonLogs()

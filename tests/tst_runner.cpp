@@ -305,6 +305,8 @@ private slots:
     void claimLanesWithoutConnections();
     void claimLanesGiveWayToTheWriter();
     void runnerPlansFollowTheTable();
+    void prunesOnStart_data() { backendData(); }
+    void prunesOnStart();
 
     // resilience (a cluster of its own: the shared one must not restart under other tests)
     void reconnectAfterRestart_data();
@@ -1371,6 +1373,67 @@ void TestRunner::runnerPlansFollowTheTable()
     QCOMPARE(problem, QString());
     QVERIFY(before >= 0);
     QCOMPARE(after - before, qint64(0));
+}
+
+// Finished jobs past the retention are pruned by the first maintenance pass after start (a
+// worker restarted more often than the prune interval still prunes), batch by batch, and the
+// log says how many; younger finished jobs stay.
+void TestRunner::prunesOnStart()
+{
+    QFETCH(QString, backend);
+    ODDJOBS_FRESH_URL(backend, url);
+    RT_ASSIGN(store, openStore(url));
+    const int old = 2500;
+    RT_ASSIGN(ids, store->enqueueMany(QList<NewJob>(old + 3, jobOf(u"done"_s))));
+    ClaimRequest request;
+    request.worker = u"earlier"_s;
+    request.anyType = true;
+    request.limit = old + 3;
+    RT_ASSIGN(claimed, store->claim(request));
+    QCOMPARE(claimed.size(), old + 3);
+    QList<JobOutcome> outcomes;
+    for (const Job &job : std::as_const(claimed))
+        outcomes << JobOutcome { job.id, true, {}, {}, 0, false };
+    RT_ASSIGN(written, store->complete(u"earlier"_s, outcomes));
+    QCOMPARE(written.size(), old + 3);
+    // All but the last three finished three days ago.
+    const bool pg = backend == u"postgresql"_s;
+    QSqlQuery q(store->database());
+    QVERIFY2(q.exec(u"UPDATE jobs SET finished_at = %1, updated_at = %2 WHERE id <= %3"_s.arg(
+                 pg ? u"finished_at - interval '3 days'"_s : u"finished_at - 259200000000"_s,
+                 pg ? u"updated_at - interval '3 days'"_s : u"updated_at - 259200000000"_s,
+                 QString::number(ids.at(old - 1)))),
+             qPrintable(q.lastError().text()));
+    QCOMPARE(q.numRowsAffected(), old);
+
+    HandlerRegistry handlers;
+    handlers.add(u"done"_s, [](JobContext &) { return HandlerResult::success(); });
+    RunnerConfig config = testConfig(url);
+    config.retentionSeconds = 86400;
+    Runner runner(config, handlers);
+    QStringList pruneLines;
+    connect(&runner, &Runner::logEvent, this, [&pruneLines](const LogEvent &e) {
+        if (e.message.startsWith(u"pruned "_s))
+            pruneLines << e.message;
+    });
+    runner.start();
+    const auto remaining = [&store] {
+        auto n = store->count();
+        return n ? *n : qint64(-1);
+    };
+    QTRY_COMPARE_WITH_TIMEOUT(remaining(), qint64(3), scaled(20000));
+    QTRY_VERIFY_WITH_TIMEOUT(!pruneLines.isEmpty(), scaled(5000));
+    runner.stop();
+    QVERIFY(runner.waitForStopped(scaled(10000)));
+    // Told in the log, and the remaining three are the young ones.
+    qint64 told = 0;
+    for (const QString &line : std::as_const(pruneLines))
+        told += line.section(u' ', 1, 1).toLongLong();
+    QCOMPARE(told, qint64(old));
+    for (int i = old; i < old + 3; ++i) {
+        RT_ASSIGN(kept, store->find(ids.at(i)));
+        QVERIFY(kept.has_value());
+    }
 }
 
 void TestRunner::dynamicConcurrency()

@@ -1171,7 +1171,7 @@ Result<int> JobStore::remove(const JobFilter &filter)
     return n;
 }
 
-Result<qint64> JobStore::prune(int retentionSeconds, int batchSize)
+Result<qint64> JobStore::prune(int retentionSeconds, int batchSize, int maxBatches)
 {
     if (m_options.readOnly)
         return readOnlyError();
@@ -1187,18 +1187,16 @@ Result<qint64> JobStore::prune(int retentionSeconds, int batchSize)
           "'failed', 'cancelled') AND COALESCE(finished_at, updated_at) < %2 LIMIT ?)"_s.arg(
               m_options.table.quoted(), cutoff);
     qint64 total = 0;
-    for (;;) {
+    for (int batches = 1;; ++batches) {
         auto q = d->conn->run(sql, { retentionSeconds, batchSize }, u"cannot prune jobs"_s);
         if (!q)
             return q.error();
         const int n = (*q)->numRowsAffected();
         (*q)->finish();
         total += n;
-        if (n < batchSize)
+        if (n < batchSize || batches == maxBatches)
             break;
     }
-    if (total > 0)
-        qCInfo(lcStore, "pruned %lld finished jobs older than %d s", total, retentionSeconds);
     return total;
 }
 

@@ -99,9 +99,10 @@ public:
     Result<int> cancel(const JobFilter &filter);
     Result<int> remove(const JobFilter &filter);
     // Deletes finished jobs whose finished_at (else updated_at) is older than the retention,
-    // in batches of `batchSize` rows (one transaction each). Returns how many were deleted.
+    // in batches of `batchSize` rows (one transaction each), until none is left or after
+    // `maxBatches` batches (0: no limit). Returns how many were deleted.
     // A retention of 0 (or less) keeps every job and deletes nothing.
-    Result<qint64> prune(int retentionSeconds, int batchSize = 1000);
+    Result<qint64> prune(int retentionSeconds, int batchSize = 1000, int maxBatches = 0);
 
     // --- runner primitives ---
     // Claims up to request.limit runnable jobs (status queued/retry, run_at <= now()),

@@ -725,6 +725,10 @@ private:
         if (auto r = m_store->tuneForRunner(true); !r)
             log(LogLevel::Warning, LogEventKind::DatabaseError, r.error().message);
     }
+    QString settingsText() const;
+    void prune();
+    static constexpr qint64 PruneIntervalMs = 600000;
+    static constexpr qint64 PruneStepMs = 100;
     void openListener();
     void closeListener();
     void pingListener();
@@ -913,7 +917,7 @@ void RunnerCore::begin()
     }
     openListener();
     m_sinceRescue.start();
-    m_sincePrune.start();
+    m_sincePrune.invalidate(); // the first maintenance pass prunes: workers may restart often
     m_sinceListenCheck.start();
     setState(Runner::State::Running);
     log(LogLevel::Info, LogEventKind::Text,
@@ -922,7 +926,66 @@ void RunnerCore::begin()
             (m_handlers.types()
              + (m_handlers.hasCatchAll() ? QStringList { u"*"_s } : QStringList {}))
                 .join(u", "_s)));
+    log(LogLevel::Info, LogEventKind::Text, settingsText());
     poll();
+}
+
+// The settings a worker runs with, as one line for its log: what an operator checks first.
+QString RunnerCore::settingsText() const
+{
+    const ConcurrencyControl &c = m_config.concurrency;
+    QString text = c.kind() == ConcurrencyControl::Kind::Max
+        ? u"up to %1 jobs at once"_s.arg(c.max())
+        : c.kind() == ConcurrencyControl::Kind::Unlimited
+        ? u"no limit of jobs at once"_s
+        : u"jobs at once as the concurrency control allows"_s;
+    text
+        += u", queues: "_s + (m_config.queues.isEmpty() ? u"all"_s : m_config.queues.join(u", "_s));
+    text += u"; at most %1 job(s) per claim, prefetch %2"_s.arg(m_config.maxClaimBatch)
+                .arg(std::max(0, m_config.prefetch));
+    if (m_config.connection.backend == Backend::PostgreSql)
+        text += u", %1 claim connection(s)"_s.arg(std::max(1, m_config.claimConnections));
+    text += u"; without their own limits jobs get %1 attempt(s) of %2 s; lock timeout %3 s"_s
+                .arg(m_config.defaultMaxAttempts)
+                .arg(m_config.defaultTimeoutSeconds)
+                .arg(m_config.lockTimeoutSeconds);
+    text += m_config.deleteSuccessfulJobs ? u"; succeeded jobs deleted"_s
+                                          : u"; succeeded jobs kept"_s;
+    text += m_config.retentionSeconds > 0
+        ? u", finished jobs pruned after %1 s"_s.arg(m_config.retentionSeconds)
+        : u", finished jobs never pruned"_s;
+    return text;
+}
+
+// Finished jobs past the retention go in batches, each its own transaction, for at most
+// PruneStepMs of this thread's time: a backlog of millions (a first start with a retention, a
+// retention shortened) must not hold up claims. What is left goes on the next pass.
+void RunnerCore::prune()
+{
+    constexpr int BatchSize = 1000;
+    QElapsedTimer spent;
+    spent.start();
+    qint64 total = 0;
+    bool more = true;
+    while (more && spent.elapsed() < PruneStepMs) {
+        auto pruned = m_store->prune(m_config.retentionSeconds, BatchSize, 1);
+        if (!pruned) {
+            handleStoreError(pruned.error(), u"prune"_s);
+            break;
+        }
+        total += *pruned;
+        more = *pruned == BatchSize;
+    }
+    if (more)
+        m_sincePrune.invalidate();
+    else
+        m_sincePrune.start();
+    if (total > 0) {
+        log(LogLevel::Info, LogEventKind::Text,
+            u"pruned %1 finished job(s) older than %2 s%3"_s.arg(total)
+                .arg(m_config.retentionSeconds)
+                .arg(more ? u"; more on the next pass"_s : QString()));
+    }
 }
 
 void RunnerCore::openListener()
@@ -1511,12 +1574,9 @@ void RunnerCore::poll()
                     noteWork();
             }
         }
-        if (m_connected && m_config.retentionSeconds > 0 && m_sincePrune.elapsed() >= 600000) {
-            m_sincePrune.restart();
-            auto pruned = m_store->prune(m_config.retentionSeconds);
-            if (!pruned)
-                handleStoreError(pruned.error(), u"prune"_s);
-        }
+        if (m_connected && m_config.retentionSeconds > 0
+            && (!m_sincePrune.isValid() || m_sincePrune.elapsed() >= PruneIntervalMs))
+            prune();
         // A LISTEN connection can die without a sound, and a query on one whose peer went
         // silent waits as long as TCP keeps it open (many minutes, the runner thread stuck).
         // So nothing waits on it: each check sends a notification on our channel over the
@@ -1799,10 +1859,8 @@ void RunnerCore::reconnect()
     log(LogLevel::Info, LogEventKind::Reconnected, u"database connection restored"_s);
     openListener();
     m_sinceListenCheck.restart();
-    if (!m_sinceRescue.isValid()) {
+    if (!m_sinceRescue.isValid())
         m_sinceRescue.start();
-        m_sincePrune.start();
-    }
     flush();
     // The outage ate into the lock timeout of every job held here: refresh the locks now
     // rather than at the next heartbeat, so no rescue takes a job that is still running.
