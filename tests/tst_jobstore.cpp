@@ -181,6 +181,8 @@ private slots:
     void claimBasics();
     void claimOrder_data() { backendData(); }
     void claimOrder();
+    void claimAfterKey_data() { backendData(); }
+    void claimAfterKey();
     void claimTypesAndQueues_data() { backendData(); }
     void claimTypesAndQueues();
     void claimRetry_data() { backendData(); }
@@ -1889,6 +1891,56 @@ void TestJobStore::claimOrder()
     OJ_FIND(notDue, *store, j6.id);
     QCOMPARE(notDue.status, JobStatus::Queued);
     QCOMPARE(notDue.attempts, 0);
+}
+
+// A claim that starts after a key takes only rows after it in claim order, and the key a
+// claim reports is exact: rows enqueued in one statement share run_at to the microsecond, and
+// continuing after one of them neither skips nor repeats its neighbours.
+void TestJobStore::claimAfterKey()
+{
+    QFETCH(QString, backend);
+    OJ_FRESH_STORE(store, url, backend);
+    OJ_ASSIGN(now, store->now());
+    NewJob urgent = tagged(u"K"_s, u"urgent"_s);
+    urgent.priority = -1;
+    urgent.runAt = now.addSecs(-60);
+    OJ_ASSIGN(early, store->enqueue(urgent));
+    OJ_ASSIGN(batch, store->enqueueMany(QList<NewJob>(6, tagged(u"K"_s))));
+    NewJob later = tagged(u"K"_s, u"later"_s);
+    later.priority = 1;
+    OJ_ASSIGN(late, store->enqueue(later));
+
+    ClaimKey last;
+    OJ_ASSIGN(first, store->claim(claimAny(W1, 3), &last));
+    QCOMPARE(idsOf(first), (QList<qint64> { early.id, batch[0], batch[1] }));
+    QCOMPARE(last.id, batch[1]);
+    QCOMPARE(last.priority, 0);
+    OJ_FIND(second, *store, batch[1]);
+    QCOMPARE(last.runAtMicros / 1000, second.runAt.toMSecsSinceEpoch());
+
+    ClaimRequest after = claimAny(W1, 2);
+    after.after = last;
+    OJ_ASSIGN(next, store->claim(after, &last));
+    QCOMPARE(idsOf(next), (QList<qint64> { batch[2], batch[3] }));
+    QCOMPARE(last.id, batch[3]);
+
+    // Rows before the key are passed over even when runnable: a job put back in the queue.
+    OJ_VERIFY_OK(store->release(W1, { early.id }));
+    after.after = last;
+    after.limit = 10;
+    ClaimKey untouched { 7, 7, 7 };
+    OJ_ASSIGN(rest, store->claim(after, &untouched));
+    QCOMPARE(idsOf(rest), (QList<qint64> { batch[4], batch[5], late.id }));
+    QCOMPARE(untouched.id, late.id);
+    QCOMPARE(untouched.priority, 1);
+    // Nothing after the last row; `last` keeps its value when nothing was claimed.
+    after.after = untouched;
+    OJ_ASSIGN(none, store->claim(after, &untouched));
+    QVERIFY(none.isEmpty());
+    QCOMPARE(untouched.id, late.id);
+    // From the start, the released job is there.
+    OJ_ASSIGN(again, store->claim(claimAny(W1, 10)));
+    QCOMPARE(idsOf(again), (QList<qint64> { early.id }));
 }
 
 void TestJobStore::claimTypesAndQueues()

@@ -305,6 +305,7 @@ private slots:
     void claimLanesWithoutConnections();
     void claimLanesGiveWayToTheWriter();
     void runnerPlansFollowTheTable();
+    void urgentJobOvertakesBacklog();
     void prunesOnStart_data() { backendData(); }
     void prunesOnStart();
 
@@ -1373,6 +1374,47 @@ void TestRunner::runnerPlansFollowTheTable()
     QCOMPARE(problem, QString());
     QVERIFY(before >= 0);
     QCOMPARE(after - before, qint64(0));
+}
+
+// PostgreSQL: draining a backlog, each claim starts after the last row claimed (the claim
+// index still holds the dead entries of the rows before it). A job enqueued meanwhile ahead of
+// that point, here a more urgent one, must not wait for the backlog: its notification sends
+// the next claim back to the start of the index. (The poll, which would do the same, is an
+// hour away.)
+void TestRunner::urgentJobOvertakesBacklog()
+{
+    ODDJOBS_FRESH_URL(u"postgresql"_s, url);
+    RT_ASSIGN(store, openStore(url));
+    const int backlog = 300;
+    RT_ASSIGN(ids, store->enqueueMany(QList<NewJob>(backlog, jobOf(u"work"_s))));
+    std::atomic<int> started { 0 };
+    std::atomic<int> startedBeforeUrgent { -1 };
+    HandlerRegistry handlers;
+    handlers.add(u"work"_s, [&started](JobContext &ctx) {
+        ++started;
+        ctx.sleepFor(20);
+        return HandlerResult::success();
+    });
+    handlers.add(u"urgent"_s, [&started, &startedBeforeUrgent](JobContext &) {
+        startedBeforeUrgent = started.load();
+        return HandlerResult::success();
+    });
+    RunnerConfig config = testConfig(url);
+    oneJobPerClaim(config, 2, 2);
+    config.pollIntervalMs = 3600 * 1000;
+    Runner runner(config, handlers);
+    runner.start();
+    QTRY_VERIFY_WITH_TIMEOUT(started.load() >= 10, scaled(10000));
+    NewJob urgent = jobOf(u"urgent"_s);
+    urgent.priority = -5;
+    RT_VERIFY_OK(store->enqueue(urgent));
+    QTRY_VERIFY_WITH_TIMEOUT(startedBeforeUrgent.load() >= 0, scaled(10000));
+    QVERIFY2(startedBeforeUrgent.load() < backlog / 2,
+             qPrintable(u"the urgent job started after %1 of %2 backlog jobs"_s
+                            .arg(startedBeforeUrgent.load())
+                            .arg(backlog)));
+    runner.stopNow();
+    QVERIFY(runner.waitForStopped(scaled(10000)));
 }
 
 // Finished jobs past the retention are pruned by the first maintenance pass after start (a

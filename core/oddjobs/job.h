@@ -11,6 +11,7 @@
 #include <QStringList>
 #include <QVariant>
 #include <optional>
+#include <tuple>
 
 namespace OddJobs {
 
@@ -173,6 +174,26 @@ struct OJ_CORE_EXPORT ThroughputBucket
     qint64 failed = 0;
 };
 
+// A row's place in claim order: priority, run_at (microseconds since the epoch, exactly as
+// stored), id.
+struct OJ_CORE_EXPORT ClaimKey
+{
+    int priority = 0;
+    qint64 runAtMicros = 0;
+    qint64 id = 0;
+
+    friend bool operator<(const ClaimKey &a, const ClaimKey &b)
+    {
+        return std::tie(a.priority, a.runAtMicros, a.id)
+            < std::tie(b.priority, b.runAtMicros, b.id);
+    }
+    friend bool operator==(const ClaimKey &a, const ClaimKey &b)
+    {
+        return std::tie(a.priority, a.runAtMicros, a.id)
+            == std::tie(b.priority, b.runAtMicros, b.id);
+    }
+};
+
 // The runner's claim: up to `limit` runnable jobs, only of these types and queues.
 struct OJ_CORE_EXPORT ClaimRequest
 {
@@ -181,6 +202,11 @@ struct OJ_CORE_EXPORT ClaimRequest
     bool anyType = false; // a catch-all handler exists: ignore `types`
     QStringList queues; // empty: every queue
     int limit = 1;
+    // Only rows after this key in claim order. A runner draining a backlog passes the key of
+    // the last row it claimed: the rows before it are taken, and PostgreSQL's claim index
+    // keeps their dead entries until the next vacuum, which every claim from the start of the
+    // index would walk through again (15,000 of them made a claim of one row ~12× dearer).
+    std::optional<ClaimKey> after;
 };
 
 // What happened to one claimed job, written back by complete().

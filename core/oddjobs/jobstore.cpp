@@ -68,6 +68,9 @@ QString columns(bool pg, const QString &alias = {})
         .join(u", "_s);
 }
 
+// Where columns() puts run_at.
+constexpr int RunAtColumn = 3;
+
 QDateTime fromMicros(const QVariant &value)
 {
     if (value.isNull())
@@ -1202,7 +1205,7 @@ Result<qint64> JobStore::prune(int retentionSeconds, int batchSize, int maxBatch
 
 // --- runner primitives -----------------------------------------------------------------------
 
-Result<QList<Job>> JobStore::claim(const ClaimRequest &request)
+Result<QList<Job>> JobStore::claim(const ClaimRequest &request, ClaimKey *last)
 {
     if (m_options.readOnly)
         return readOnlyError();
@@ -1221,6 +1224,12 @@ Result<QList<Job>> JobStore::claim(const ClaimRequest &request)
     if (!request.queues.isEmpty()) {
         conditions << inList(pg, u"queue"_s);
         binds << listParam(pg, request.queues);
+    }
+    if (request.after) {
+        // A bound the claim index starts its scan at.
+        conditions << u"(priority, run_at, id) > (CAST(? AS %1), %2, CAST(? AS %3))"_s.arg(
+            pg ? u"integer"_s : u"INTEGER"_s, timeParam(pg), pg ? u"bigint"_s : u"INTEGER"_s);
+        binds << request.after->priority << request.after->runAtMicros << request.after->id;
     }
     // The worker comes first (in SET) and the limit last (in the subquery).
     binds.prepend(request.worker);
@@ -1250,21 +1259,26 @@ Result<QList<Job>> JobStore::claim(const ClaimRequest &request)
     auto q = d->conn->run(sql, binds, u"cannot claim jobs"_s);
     if (!q)
         return q.error();
-    QList<Job> jobs;
-    while ((*q)->next())
-        jobs << rowToJob(**q);
+    // Sorted by the exact key: run_at as a QDateTime has lost its microseconds.
+    QList<std::pair<ClaimKey, Job>> rows;
+    while ((*q)->next()) {
+        Job job = rowToJob(**q);
+        const ClaimKey key { job.priority, (*q)->value(RunAtColumn).toLongLong(), job.id };
+        rows.append({ key, std::move(job) });
+    }
     (*q)->finish();
     if (!pg) {
         if (auto r = tx.commit(); !r)
             return r.error();
     }
-    std::sort(jobs.begin(), jobs.end(), [](const Job &a, const Job &b) {
-        if (a.priority != b.priority)
-            return a.priority < b.priority;
-        if (a.runAt != b.runAt)
-            return a.runAt < b.runAt;
-        return a.id < b.id;
-    });
+    std::sort(rows.begin(), rows.end(),
+              [](const auto &a, const auto &b) { return a.first < b.first; });
+    if (last && !rows.isEmpty())
+        *last = rows.constLast().first;
+    QList<Job> jobs;
+    jobs.reserve(rows.size());
+    for (auto &row : rows)
+        jobs << std::move(row.second);
     return jobs;
 }
 

@@ -107,8 +107,9 @@ public:
     // --- runner primitives ---
     // Claims up to request.limit runnable jobs (status queued/retry, run_at <= now()),
     // ordered by priority, run_at, id, skipping rows other workers hold. Sets status locked,
-    // locked_at, locked_by, started_at, attempts + 1. Returns them in claim order.
-    Result<QList<Job>> claim(const ClaimRequest &request);
+    // locked_at, locked_by, started_at, attempts + 1. Returns them in claim order; with `last`,
+    // also the claim key of the last of them (untouched when none was claimed).
+    Result<QList<Job>> claim(const ClaimRequest &request, ClaimKey *last = nullptr);
     // Writes many outcomes in one statement, each only if the row is still locked by
     // `worker`. A failure becomes retry (run_at = now() + delay) while attempts <
     // max_attempts (or defaultMaxAttempts), else failed.

@@ -777,7 +777,9 @@ private:
     {
         m_mayHaveWork = true;
         ++m_workGeneration;
+        m_claimedUpTo.reset(); // rows may have become runnable anywhere in claim order
     }
+    void noteClaimed(quint64 generation, bool full, const std::optional<ClaimKey> &last);
     void poll();
     // The rows this runner holds locked: claimed jobs waiting for an earlier attempt, and held
     // jobs that still own their row.
@@ -820,6 +822,8 @@ private:
     QElapsedTimer m_lanesResting; // since a claim lane last could not connect
     bool m_laneWarned = false; // and that was logged
     quint64 m_workGeneration = 0; // counts noteWork()
+    // PostgreSQL: where the next claim's scan starts (see noteClaimed()).
+    std::optional<ClaimKey> m_claimedUpTo;
     qsizetype m_inFlight = 0; // the first m_inFlight of m_pending are being written
     QSet<qint64> m_inFlightIds;
     QSqlDatabase m_listenDb;
@@ -1101,17 +1105,23 @@ void RunnerCore::claimNow()
     const int batch = m_config.maxClaimBatch;
     const int claims = std::min((wanted + batch - 1) / batch, 1 + idleClaimLanes());
     const int size = std::min(batch, (wanted + claims - 1) / claims);
+    request.after = m_claimedUpTo;
     for (int i = 1; i < claims && wanted > size; ++i) {
         request.limit = size;
         claimOnLane(request);
         wanted -= size;
     }
     request.limit = std::min(size, wanted);
-    auto jobs = m_store->claim(request);
+    std::optional<ClaimKey> last { std::in_place };
+    auto jobs = m_store->claim(request, &*last);
     if (!jobs) {
+        m_claimedUpTo.reset();
         handleStoreError(jobs.error(), u"claim"_s);
         return;
     }
+    if (jobs->isEmpty())
+        last.reset();
+    noteClaimed(m_workGeneration, jobs->size() == request.limit, last);
     m_mayHaveWork = jobs->size() == request.limit;
     for (const Job &job : std::as_const(*jobs))
         dispatch(job);
@@ -1448,19 +1458,51 @@ void RunnerCore::claimOnLane(ClaimRequest request)
     }
     const int limit = request.limit;
     m_claimingLimit += limit;
-    auto claimed = std::make_shared<QList<Job>>();
+    struct Claimed
+    {
+        QList<Job> jobs;
+        std::optional<ClaimKey> last;
+    };
+    auto claimed = std::make_shared<Claimed>();
     lane->submit(
         [claimed, request = std::move(request)](JobStore &store) -> Result<void> {
-            auto jobs = store.claim(request);
+            ClaimKey last;
+            auto jobs = store.claim(request, &last);
             if (!jobs)
                 return jobs.error();
-            *claimed = std::move(*jobs);
+            claimed->jobs = std::move(*jobs);
+            if (!claimed->jobs.isEmpty())
+                claimed->last = last;
             return {};
         },
         [this, limit, generation = m_workGeneration, claimed](const Result<void> &result,
                                                               bool ran) {
-            onLaneClaimed(limit, generation, result, ran, *claimed);
+            if (ran && result)
+                noteClaimed(generation, claimed->jobs.size() == limit, claimed->last);
+            else if (ran)
+                m_claimedUpTo.reset();
+            onLaneClaimed(limit, generation, result, ran, claimed->jobs);
         });
+}
+
+// PostgreSQL: a claim walks the claim index from its start, and the entries of rows claimed
+// since the last vacuum are still there, dead: draining a backlog, each claim would step over
+// all the rows claimed before it. So the next claim starts after the last row claimed.
+// Nothing runnable lies before it unless something changed since: any sign of new work
+// (a notification, a poll, a rescue, a reconnect: noteWork()) and any claim that failed or
+// came back short start again from the beginning. Rows that became runnable without a
+// notification (a run_at reached, another worker's claim rolled back) are found from the
+// start at the next poll at the latest; until then claims pass them over.
+void RunnerCore::noteClaimed(quint64 generation, bool full, const std::optional<ClaimKey> &last)
+{
+    if (generation != m_workGeneration)
+        return; // noteWork() came meanwhile: the next claim starts from the beginning
+    if (!full || !last || m_config.connection.backend != Backend::PostgreSql) {
+        m_claimedUpTo.reset();
+        return;
+    }
+    if (!m_claimedUpTo || *m_claimedUpTo < *last)
+        m_claimedUpTo = last;
 }
 
 void RunnerCore::onLaneClaimed(int limit, quint64 generation, const Result<void> &result, bool ran,
