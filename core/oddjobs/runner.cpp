@@ -727,8 +727,10 @@ private:
     }
     QString settingsText() const;
     void prune();
+    void continuePrune();
     static constexpr qint64 PruneIntervalMs = 600000;
     static constexpr qint64 PruneStepMs = 100;
+    static constexpr int PrunePauseMs = 100;
     void openListener();
     void closeListener();
     void pingListener();
@@ -770,7 +772,7 @@ private:
     int idleClaimLanes() const;
     void claimOnLane(ClaimRequest request);
     void onLaneClaimed(int limit, quint64 generation, const Result<void> &result, bool ran,
-                       const QList<Job> &jobs);
+                       const QList<Job> &jobs, const ClaimKey &last);
     void stopLanes();
     // New work may be runnable (a notification, a poll, a rescue, ...).
     void noteWork()
@@ -779,7 +781,8 @@ private:
         ++m_workGeneration;
         m_claimedUpTo.reset(); // rows may have become runnable anywhere in claim order
     }
-    void noteClaimed(quint64 generation, bool full, const std::optional<ClaimKey> &last);
+    void noteClaimed(quint64 generation, bool full, const ClaimKey &last);
+    static constexpr qint64 ClaimBoundMaxAgeMs = 1000;
     void poll();
     // The rows this runner holds locked: claimed jobs waiting for an earlier attempt, and held
     // jobs that still own their row.
@@ -822,8 +825,9 @@ private:
     QElapsedTimer m_lanesResting; // since a claim lane last could not connect
     bool m_laneWarned = false; // and that was logged
     quint64 m_workGeneration = 0; // counts noteWork()
-    // PostgreSQL: where the next claim's scan starts (see noteClaimed()).
+    // PostgreSQL: where the next claim's scan starts (see noteClaimed()), and since when.
     std::optional<ClaimKey> m_claimedUpTo;
+    QElapsedTimer m_claimedUpToSince;
     qsizetype m_inFlight = 0; // the first m_inFlight of m_pending are being written
     QSet<qint64> m_inFlightIds;
     QSqlDatabase m_listenDb;
@@ -848,6 +852,7 @@ private:
     QTimer m_reconnectTimer { this };
     QTimer m_changeWatchTimer { this }; // SQLite: notices commits of other connections
     QTimer m_drainTimer { this };
+    QTimer m_pruneTimer { this }; // the next step of a prune that had more to do
     QElapsedTimer m_sinceRescue;
     QElapsedTimer m_sincePrune;
     QElapsedTimer m_sinceListenCheck;
@@ -863,9 +868,10 @@ QAtomicInteger<quint64> listenCounter;
 
 void RunnerCore::begin()
 {
-    for (QTimer *t :
-         { &m_pollTimer, &m_flushTimer, &m_deadlineTimer, &m_reconnectTimer, &m_drainTimer })
+    for (QTimer *t : { &m_pollTimer, &m_flushTimer, &m_deadlineTimer, &m_reconnectTimer,
+                       &m_drainTimer, &m_pruneTimer })
         t->setSingleShot(true);
+    m_pruneTimer.setInterval(PrunePauseMs);
     m_flushTimer.setInterval(std::max(0, m_config.completionFlushMs));
     m_heartbeatTimer.setInterval(m_config.heartbeatIntervalMs);
     connect(&m_pollTimer, &QTimer::timeout, this, &RunnerCore::poll);
@@ -874,6 +880,7 @@ void RunnerCore::begin()
     connect(&m_deadlineTimer, &QTimer::timeout, this, &RunnerCore::checkDeadlines);
     connect(&m_reconnectTimer, &QTimer::timeout, this, &RunnerCore::reconnect);
     connect(&m_drainTimer, &QTimer::timeout, this, &RunnerCore::stopNow);
+    connect(&m_pruneTimer, &QTimer::timeout, this, &RunnerCore::continuePrune);
     connect(&m_changeWatchTimer, &QTimer::timeout, this, &RunnerCore::watchChanges);
 
     setState(Runner::State::Starting);
@@ -961,12 +968,15 @@ QString RunnerCore::settingsText() const
     return text;
 }
 
-// Finished jobs past the retention go in batches, each its own transaction, for at most
-// PruneStepMs of this thread's time: a backlog of millions (a first start with a retention, a
-// retention shortened) must not hold up claims. What is left goes on the next pass.
+// Finished jobs past the retention go in batches, each its own transaction. A backlog of
+// millions (a first start with a retention, a retention shortened) must not hold up claims:
+// no batch starts after PruneStepMs of this thread's time, and the rest follows in steps
+// PrunePauseMs apart, claims and outcomes going on in between, until none is left. A prune
+// that fails is tried again at the next interval.
 void RunnerCore::prune()
 {
     constexpr int BatchSize = 1000;
+    m_sincePrune.start();
     QElapsedTimer spent;
     spent.start();
     qint64 total = 0;
@@ -975,21 +985,26 @@ void RunnerCore::prune()
         auto pruned = m_store->prune(m_config.retentionSeconds, BatchSize, 1);
         if (!pruned) {
             handleStoreError(pruned.error(), u"prune"_s);
+            more = false;
             break;
         }
         total += *pruned;
         more = *pruned == BatchSize;
     }
     if (more)
-        m_sincePrune.invalidate();
-    else
-        m_sincePrune.start();
+        m_pruneTimer.start();
     if (total > 0) {
         log(LogLevel::Info, LogEventKind::Text,
             u"pruned %1 finished job(s) older than %2 s%3"_s.arg(total)
                 .arg(m_config.retentionSeconds)
-                .arg(more ? u"; more on the next pass"_s : QString()));
+                .arg(more ? u"; more follow"_s : QString()));
     }
+}
+
+void RunnerCore::continuePrune()
+{
+    if (m_connected && m_state == Runner::State::Running && m_config.retentionSeconds > 0)
+        prune();
 }
 
 void RunnerCore::openListener()
@@ -1105,6 +1120,8 @@ void RunnerCore::claimNow()
     const int batch = m_config.maxClaimBatch;
     const int claims = std::min((wanted + batch - 1) / batch, 1 + idleClaimLanes());
     const int size = std::min(batch, (wanted + claims - 1) / claims);
+    if (m_claimedUpTo && m_claimedUpToSince.hasExpired(ClaimBoundMaxAgeMs))
+        m_claimedUpTo.reset();
     request.after = m_claimedUpTo;
     for (int i = 1; i < claims && wanted > size; ++i) {
         request.limit = size;
@@ -1112,16 +1129,14 @@ void RunnerCore::claimNow()
         wanted -= size;
     }
     request.limit = std::min(size, wanted);
-    std::optional<ClaimKey> last { std::in_place };
-    auto jobs = m_store->claim(request, &*last);
+    ClaimKey last;
+    auto jobs = m_store->claim(request, &last);
     if (!jobs) {
         m_claimedUpTo.reset();
         handleStoreError(jobs.error(), u"claim"_s);
         return;
     }
-    if (jobs->isEmpty())
-        last.reset();
-    noteClaimed(m_workGeneration, jobs->size() == request.limit, last);
+    noteClaimed(m_workGeneration, !jobs->isEmpty() && jobs->size() == request.limit, last);
     m_mayHaveWork = jobs->size() == request.limit;
     for (const Job &job : std::as_const(*jobs))
         dispatch(job);
@@ -1461,27 +1476,20 @@ void RunnerCore::claimOnLane(ClaimRequest request)
     struct Claimed
     {
         QList<Job> jobs;
-        std::optional<ClaimKey> last;
+        ClaimKey last;
     };
     auto claimed = std::make_shared<Claimed>();
     lane->submit(
         [claimed, request = std::move(request)](JobStore &store) -> Result<void> {
-            ClaimKey last;
-            auto jobs = store.claim(request, &last);
+            auto jobs = store.claim(request, &claimed->last);
             if (!jobs)
                 return jobs.error();
             claimed->jobs = std::move(*jobs);
-            if (!claimed->jobs.isEmpty())
-                claimed->last = last;
             return {};
         },
         [this, limit, generation = m_workGeneration, claimed](const Result<void> &result,
                                                               bool ran) {
-            if (ran && result)
-                noteClaimed(generation, claimed->jobs.size() == limit, claimed->last);
-            else if (ran)
-                m_claimedUpTo.reset();
-            onLaneClaimed(limit, generation, result, ran, claimed->jobs);
+            onLaneClaimed(limit, generation, result, ran, claimed->jobs, claimed->last);
         });
 }
 
@@ -1490,23 +1498,27 @@ void RunnerCore::claimOnLane(ClaimRequest request)
 // all the rows claimed before it. So the next claim starts after the last row claimed.
 // Nothing runnable lies before it unless something changed since: any sign of new work
 // (a notification, a poll, a rescue, a reconnect: noteWork()) and any claim that failed or
-// came back short start again from the beginning. Rows that became runnable without a
-// notification (a run_at reached, another worker's claim rolled back) are found from the
-// start at the next poll at the latest; until then claims pass them over.
-void RunnerCore::noteClaimed(quint64 generation, bool full, const std::optional<ClaimKey> &last)
+// came back short start again from the beginning. Rows that come before it without a
+// notification (a run_at reached, a priority raised by an edit, a row another session held
+// locked while a claim passed it) are passed over until the bound is ClaimBoundMaxAgeMs old;
+// then a claim starts from the beginning again. `last` is the key of the claim's last row,
+// and counts only if the claim took all it asked for.
+void RunnerCore::noteClaimed(quint64 generation, bool full, const ClaimKey &last)
 {
     if (generation != m_workGeneration)
         return; // noteWork() came meanwhile: the next claim starts from the beginning
-    if (!full || !last || m_config.connection.backend != Backend::PostgreSql) {
+    if (!full || m_config.connection.backend != Backend::PostgreSql) {
         m_claimedUpTo.reset();
         return;
     }
-    if (!m_claimedUpTo || *m_claimedUpTo < *last)
+    if (!m_claimedUpTo)
+        m_claimedUpToSince.start();
+    if (!m_claimedUpTo || *m_claimedUpTo < last)
         m_claimedUpTo = last;
 }
 
 void RunnerCore::onLaneClaimed(int limit, quint64 generation, const Result<void> &result, bool ran,
-                               const QList<Job> &jobs)
+                               const QList<Job> &jobs, const ClaimKey &last)
 {
     m_claimingLimit -= limit;
     if (claimLanesResting())
@@ -1528,6 +1540,7 @@ void RunnerCore::onLaneClaimed(int limit, quint64 generation, const Result<void>
     }
     m_laneWarned = false;
     if (!result) {
+        m_claimedUpTo.reset();
         handleStoreError(result.error(), u"claim"_s);
         maybeFinish();
         return;
@@ -1540,6 +1553,7 @@ void RunnerCore::onLaneClaimed(int limit, quint64 generation, const Result<void>
     }
     // The rows are ours even if the runner's connection broke meanwhile: they run, and their
     // locks are refreshed once it is back.
+    noteClaimed(generation, !jobs.isEmpty() && jobs.size() == limit, last);
     if (jobs.size() < limit && generation == m_workGeneration)
         m_mayHaveWork = false; // unless something new came since the claim was sent
     for (const Job &job : jobs)

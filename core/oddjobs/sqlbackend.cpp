@@ -280,7 +280,7 @@ Result<QSqlQuery *> Connection::run(const QString &sql, const QVariantList &bind
 {
     if (m_replanIntervalMs > 0 && m_sinceReplan.hasExpired(m_replanIntervalMs)) {
         // Keeps the statements prepared; each is planned again when it next runs.
-        if (auto r = exec(u"DISCARD PLANS"_s, context); !r)
+        if (auto r = exec(u"DISCARD PLANS"_s, u"cannot drop the connection's cached plans"_s); !r)
             return r.error();
         m_sinceReplan.start();
     }
