@@ -89,28 +89,36 @@ QString rangeError(const QString &name, int min, int max, const QString &value)
 QString applyWorkerSetting(AppOptions &o, const QString &key, const QString &value,
                            const QString &shownAs)
 {
+    // Whole numbers within a range.
+    struct IntSetting
+    {
+        QStringView key;
+        int min;
+        int max;
+        int AppOptions::*field;
+    };
+    static const IntSetting intSettings[] = {
+        { u"concurrency", 1, 1024, &AppOptions::concurrency },
+        { u"lock-timeout", 2, 86400, &AppOptions::lockTimeoutSeconds },
+        { u"shutdown-timeout", 0, 86400, &AppOptions::shutdownTimeoutSeconds },
+        { u"default-max-attempts", 1, 10000, &AppOptions::defaultMaxAttempts },
+        { u"default-timeout", 1, 2592000, &AppOptions::defaultTimeoutSeconds },
+        { u"retention", 0, 315360000, &AppOptions::retentionSeconds },
+        { u"claim-batch", 1, 10000, &AppOptions::claimBatch },
+        { u"prefetch", 0, 10000, &AppOptions::prefetch },
+        { u"claim-connections", 1, 64, &AppOptions::claimConnections },
+    };
+    for (const IntSetting &setting : intSettings) {
+        if (key != setting.key)
+            continue;
+        if (!parseInt(value, setting.min, setting.max, &(o.*setting.field)))
+            return rangeError(shownAs, setting.min, setting.max, value);
+        return {};
+    }
     if (key == u"database") {
         o.databaseUrl = value;
     } else if (key == u"table") {
         o.table = value;
-    } else if (key == u"concurrency") {
-        if (!parseInt(value, 1, 1024, &o.concurrency))
-            return rangeError(shownAs, 1, 1024, value);
-    } else if (key == u"lock-timeout") {
-        if (!parseInt(value, 2, 86400, &o.lockTimeoutSeconds))
-            return rangeError(shownAs, 2, 86400, value);
-    } else if (key == u"shutdown-timeout") {
-        if (!parseInt(value, 0, 86400, &o.shutdownTimeoutSeconds))
-            return rangeError(shownAs, 0, 86400, value);
-    } else if (key == u"default-max-attempts") {
-        if (!parseInt(value, 1, 10000, &o.defaultMaxAttempts))
-            return rangeError(shownAs, 1, 10000, value);
-    } else if (key == u"default-timeout") {
-        if (!parseInt(value, 1, 2592000, &o.defaultTimeoutSeconds))
-            return rangeError(shownAs, 1, 2592000, value);
-    } else if (key == u"retention") {
-        if (!parseInt(value, 0, 315360000, &o.retentionSeconds))
-            return rangeError(shownAs, 0, 315360000, value);
     } else if (key == u"delete-successful") {
         const QString v = value.trimmed().toLower();
         if (v == u"true" || v == u"yes" || v == u"on" || v == u"1")
@@ -119,15 +127,6 @@ QString applyWorkerSetting(AppOptions &o, const QString &key, const QString &val
             o.deleteSuccessful = false;
         else
             return u"%1 must be true or false, not '%2'"_s.arg(shownAs, value);
-    } else if (key == u"claim-batch") {
-        if (!parseInt(value, 1, 10000, &o.claimBatch))
-            return rangeError(shownAs, 1, 10000, value);
-    } else if (key == u"prefetch") {
-        if (!parseInt(value, 0, 10000, &o.prefetch))
-            return rangeError(shownAs, 0, 10000, value);
-    } else if (key == u"claim-connections") {
-        if (!parseInt(value, 1, 64, &o.claimConnections))
-            return rangeError(shownAs, 1, 64, value);
     } else if (key == u"poll-interval") {
         bool ok = false;
         const double seconds = value.trimmed().toDouble(&ok);
@@ -317,6 +316,10 @@ ParsedOptions parseOptions(const QStringList &arguments)
         u"seconds"_s);
     const QCommandLineOption deleteSuccessful(
         u"delete-successful"_s, u"Delete jobs that succeed instead of keeping them as history."_s);
+    const QCommandLineOption keepSuccessful(
+        u"keep-successful"_s,
+        u"Keep jobs that succeed as history (the default; overrides delete-successful in the "
+        "config file)."_s);
     const QCommandLineOption retention(
         u"retention"_s,
         u"Seconds finished jobs are kept before they are pruned; 0 keeps them "
@@ -393,6 +396,7 @@ ParsedOptions parseOptions(const QStringList &arguments)
                             defaultMaxAttempts,
                             defaultTimeout,
                             deleteSuccessful,
+                            keepSuccessful,
                             retention,
                             claimBatch,
                             prefetch,
@@ -505,8 +509,13 @@ ParsedOptions parseOptions(const QStringList &arguments)
                     return usageError(u"--queue needs a name"_s, command);
             }
         }
+        if (parser.isSet(deleteSuccessful) && parser.isSet(keepSuccessful))
+            return usageError(u"give --delete-successful or --keep-successful, not both"_s,
+                              command);
         if (parser.isSet(deleteSuccessful))
             o.deleteSuccessful = true;
+        if (parser.isSet(keepSuccessful))
+            o.deleteSuccessful = false;
         o.demo = parser.isSet(demo);
         o.migrate = !parser.isSet(noMigrate);
         o.monitorOnly = parser.isSet(monitor);

@@ -537,6 +537,7 @@ void TestCli::helpAndVersion_data()
                             u"--default-max-attempts"_s,
                             u"--default-timeout"_s,
                             u"--delete-successful"_s,
+                            u"--keep-successful"_s,
                             u"--retention"_s,
                             u"--version"_s,
                             u"migrate"_s,
@@ -1435,6 +1436,10 @@ void TestCli::badInput_data()
           { u"--headless"_s, db, U, u"--default-timeout"_s, u"soon"_s },
           2,
           { u"--default-timeout"_s, u"'soon'"_s } },
+        { "delete and keep successful",
+          { u"--headless"_s, db, U, u"--delete-successful"_s, u"--keep-successful"_s },
+          2,
+          { u"--delete-successful"_s, u"--keep-successful"_s, u"not both"_s } },
         { "retention negative",
           { u"--headless"_s, db, U, u"--retention=-5"_s },
           2,
@@ -1608,6 +1613,15 @@ void TestCli::headlessWorkerSettings()
              qPrintable(worker->describe()));
     QVERIFY2(out.contains("succeeded jobs deleted, finished jobs pruned after 86400 s"),
              qPrintable(worker->describe()));
+
+    // The flag over the file's delete-successful.
+    CLI_CALL(enqueueCli(url, { u"oddjobs.echo"_s, u"{\"n\": 2}"_s }, &echo));
+    Worker *keeping = startWorker(QStringList { u"--headless"_s, u"--database"_s, url,
+                                                u"--config"_s, config, u"--keep-successful"_s }
+                                  + FastPoll);
+    QTRY_COMPARE_WITH_TIMEOUT(statusOf(url, echo), u"success"_s, 10000);
+    CLI_CALL(stopWorker(keeping));
+    QVERIFY2(keeping->output().contains("succeeded jobs kept"), qPrintable(keeping->describe()));
 }
 
 void TestCli::jsonLogs()
