@@ -1443,7 +1443,7 @@ void TestRunner::prunesOnStart()
     QFETCH(QString, backend);
     ODDJOBS_FRESH_URL(backend, url);
     RT_ASSIGN(store, openStore(url));
-    const int old = 30000; // more than one step of pruning takes, on most machines
+    const int old = 60000; // more than one step of pruning takes, on most machines
     RT_ASSIGN(ids, store->enqueueMany(QList<NewJob>(old + 3, jobOf(u"done"_s))));
     ClaimRequest request;
     request.worker = u"earlier"_s;

@@ -1185,9 +1185,15 @@ Result<qint64> JobStore::prune(int retentionSeconds, int batchSize, int maxBatch
     const bool pg = d->pg();
     const QString cutoff = pg ? u"now() - make_interval(secs => CAST(? AS float8))"_s
                               : sqlNow(Backend::Sqlite) + u" - CAST(? AS INTEGER) * 1000000"_s;
-    const QString sql
-        = u"DELETE FROM %1 WHERE id IN (SELECT id FROM %1 WHERE status IN ('success', "
-          "'failed', 'cancelled') AND COALESCE(finished_at, updated_at) < %2 LIMIT ?)"_s.arg(
+    // PostgreSQL: the ids gathered into an array first, so the delete finds its rows through
+    // the primary key; with `IN (subquery)` a worker's generic plan hashed the subquery and
+    // read the whole table for every batch.
+    const QString sql = pg
+        ? u"DELETE FROM %1 WHERE id = ANY(ARRAY(SELECT id FROM %1 WHERE status IN ('success', "
+          u"'failed', 'cancelled') AND COALESCE(finished_at, updated_at) < %2 LIMIT ?))"_s.arg(
+              m_options.table.quoted(), cutoff)
+        : u"DELETE FROM %1 WHERE id IN (SELECT id FROM %1 WHERE status IN ('success', "
+          u"'failed', 'cancelled') AND COALESCE(finished_at, updated_at) < %2 LIMIT ?)"_s.arg(
               m_options.table.quoted(), cutoff);
     qint64 total = 0;
     for (int batches = 1;; ++batches) {
