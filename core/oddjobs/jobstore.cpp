@@ -1534,11 +1534,10 @@ Result<QList<WrittenOutcome>> JobStore::rescueExpired(int lockTimeoutSeconds,
               "integer)) THEN 'retry' ELSE 'failed' END, run_at = now(), locked_at = NULL, "
               "locked_by = NULL, finished_at = now(), updated_at = now(), last_error = "
               "jsonb_build_object('kind', 'lock_expired', 'message', 'lock expired: worker ' || "
-              "t.locked_by || ' stopped refreshing its lock', 'worker', t.locked_by) WHERE t.id IN "
-              "(SELECT id FROM %1 WHERE status = 'locked' AND locked_at < now() - "
-              "make_interval(secs "
-              "=> CAST(? AS float8)) FOR UPDATE SKIP LOCKED) RETURNING t.id, t.status, t.attempts"_s
-                  .arg(T);
+              "t.locked_by || ' stopped refreshing its lock', 'worker', t.locked_by) WHERE t.id = "
+              "ANY(ARRAY(SELECT id FROM %1 WHERE status = 'locked' AND locked_at < now() - "
+              "make_interval(secs => CAST(? AS float8)) FOR UPDATE SKIP LOCKED)) "
+              "RETURNING t.id, t.status, t.attempts"_s.arg(T);
     } else {
         const QString now = sqlNow(Backend::Sqlite);
         sql = u"UPDATE %1 SET status = CASE WHEN attempts < COALESCE(max_attempts, ?) THEN 'retry' "
