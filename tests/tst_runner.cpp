@@ -1417,6 +1417,7 @@ void TestRunner::urgentJobOvertakesBacklog()
     Runner runner(config, handlers);
     runner.start();
     QTRY_VERIFY_WITH_TIMEOUT(started.load() >= 10, scaled(10000));
+    const int startedBefore = started.load();
     if (byPlainSql) {
         QSqlQuery q(store->database());
         QVERIFY2(q.exec(u"UPDATE jobs SET priority = -5 WHERE id = %1"_s.arg(last.id)),
@@ -1427,10 +1428,11 @@ void TestRunner::urgentJobOvertakesBacklog()
         RT_VERIFY_OK(store->enqueue(urgent));
     }
     QTRY_VERIFY_WITH_TIMEOUT(startedBeforeUrgent.load() >= 0, scaled(10000));
-    QVERIFY2(startedBeforeUrgent.load() < backlog / 2 + 1,
-             qPrintable(u"the urgent job started after %1 of %2 backlog jobs"_s
-                            .arg(startedBeforeUrgent.load())
-                            .arg(backlog)));
+    // About 100 backlog jobs start a second. Enqueued: the next claims see it (a few jobs
+    // already claimed or in flight start first). By plain SQL: within about a second.
+    const int passedBy = startedBeforeUrgent.load() - startedBefore;
+    QVERIFY2(passedBy < (byPlainSql ? backlog / 2 : 50),
+             qPrintable(u"%1 backlog jobs started before the urgent one"_s.arg(passedBy)));
     runner.stopNow();
     QVERIFY(runner.waitForStopped(scaled(10000)));
 }

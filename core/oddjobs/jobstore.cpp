@@ -1187,11 +1187,13 @@ Result<qint64> JobStore::prune(int retentionSeconds, int batchSize, int maxBatch
                               : sqlNow(Backend::Sqlite) + u" - CAST(? AS INTEGER) * 1000000"_s;
     // PostgreSQL: the ids gathered into an array first, so the delete finds its rows through
     // the primary key; with `IN (subquery)` a worker's generic plan hashed the subquery and
-    // read the whole table for every batch.
+    // read the whole table for every batch. The rows are locked as they are picked: workers
+    // pruning at once take different rows, and a job made runnable again meanwhile (run
+    // now) is skipped or seen as such, never deleted.
     const QString sql = pg
         ? u"DELETE FROM %1 WHERE id = ANY(ARRAY(SELECT id FROM %1 WHERE status IN ('success', "
-          u"'failed', 'cancelled') AND COALESCE(finished_at, updated_at) < %2 LIMIT ?))"_s.arg(
-              m_options.table.quoted(), cutoff)
+          u"'failed', 'cancelled') AND COALESCE(finished_at, updated_at) < %2 LIMIT ? FOR "
+          u"UPDATE SKIP LOCKED))"_s.arg(m_options.table.quoted(), cutoff)
         : u"DELETE FROM %1 WHERE id IN (SELECT id FROM %1 WHERE status IN ('success', "
           u"'failed', 'cancelled') AND COALESCE(finished_at, updated_at) < %2 LIMIT ?)"_s.arg(
               m_options.table.quoted(), cutoff);

@@ -730,7 +730,8 @@ private:
     void continuePrune();
     static constexpr qint64 PruneIntervalMs = 600000;
     static constexpr qint64 PruneStepMs = 100;
-    static constexpr int PrunePauseMs = 100;
+    static constexpr int PrunePauseMs = 300;
+    bool m_pruneUnfinished = false; // a prune had more to do when it last ran
     void openListener();
     void closeListener();
     void pingListener();
@@ -770,18 +771,23 @@ private:
         return m_lanesResting.isValid() && !m_lanesResting.hasExpired(LaneRestMs);
     }
     int idleClaimLanes() const;
-    void claimOnLane(ClaimRequest request);
-    void onLaneClaimed(int limit, quint64 generation, const Result<void> &result, bool ran,
-                       const QList<Job> &jobs, const ClaimKey &last);
+    void claimOnLane(ClaimRequest request, quint64 epoch);
+    void onLaneClaimed(int limit, quint64 generation, quint64 epoch, const Result<void> &result,
+                       bool ran, const QList<Job> &jobs, const ClaimKey &last);
     void stopLanes();
     // New work may be runnable (a notification, a poll, a rescue, ...).
     void noteWork()
     {
         m_mayHaveWork = true;
         ++m_workGeneration;
-        m_claimedUpTo.reset(); // rows may have become runnable anywhere in claim order
+        resetClaimBound(); // rows may have become runnable anywhere in claim order
     }
-    void noteClaimed(quint64 generation, bool full, const ClaimKey &last);
+    void resetClaimBound()
+    {
+        m_claimedUpTo.reset();
+        ++m_claimBoundEpoch;
+    }
+    void noteClaimed(quint64 epoch, bool full, const ClaimKey &last);
     static constexpr qint64 ClaimBoundMaxAgeMs = 1000;
     void poll();
     // The rows this runner holds locked: claimed jobs waiting for an earlier attempt, and held
@@ -828,6 +834,7 @@ private:
     // PostgreSQL: where the next claim's scan starts (see noteClaimed()), and since when.
     std::optional<ClaimKey> m_claimedUpTo;
     QElapsedTimer m_claimedUpToSince;
+    quint64 m_claimBoundEpoch = 0; // counts resetClaimBound(): claims sent before one are late
     qsizetype m_inFlight = 0; // the first m_inFlight of m_pending are being written
     QSet<qint64> m_inFlightIds;
     QSqlDatabase m_listenDb;
@@ -972,7 +979,8 @@ QString RunnerCore::settingsText() const
 // millions (a first start with a retention, a retention shortened) must not hold up claims:
 // no batch starts after PruneStepMs of this thread's time, and the rest follows in steps
 // PrunePauseMs apart, claims and outcomes going on in between, until none is left. A prune
-// that fails is tried again at the next interval.
+// cut short by an outage goes on after the reconnect; one that fails otherwise is tried
+// again at the next interval.
 void RunnerCore::prune()
 {
     constexpr int BatchSize = 1000;
@@ -981,9 +989,11 @@ void RunnerCore::prune()
     spent.start();
     qint64 total = 0;
     bool more = true;
+    bool lost = false;
     while (more && spent.elapsed() < PruneStepMs) {
         auto pruned = m_store->prune(m_config.retentionSeconds, BatchSize, 1);
         if (!pruned) {
+            lost = pruned.error().code == ErrorCode::ConnectionFailed;
             handleStoreError(pruned.error(), u"prune"_s);
             more = false;
             break;
@@ -991,6 +1001,7 @@ void RunnerCore::prune()
         total += *pruned;
         more = *pruned == BatchSize;
     }
+    m_pruneUnfinished = more || lost;
     if (more)
         m_pruneTimer.start();
     if (total > 0) {
@@ -1121,22 +1132,23 @@ void RunnerCore::claimNow()
     const int claims = std::min((wanted + batch - 1) / batch, 1 + idleClaimLanes());
     const int size = std::min(batch, (wanted + claims - 1) / claims);
     if (m_claimedUpTo && m_claimedUpToSince.hasExpired(ClaimBoundMaxAgeMs))
-        m_claimedUpTo.reset();
+        resetClaimBound();
     request.after = m_claimedUpTo;
+    const quint64 epoch = m_claimBoundEpoch;
     for (int i = 1; i < claims && wanted > size; ++i) {
         request.limit = size;
-        claimOnLane(request);
+        claimOnLane(request, epoch);
         wanted -= size;
     }
     request.limit = std::min(size, wanted);
     ClaimKey last;
     auto jobs = m_store->claim(request, &last);
     if (!jobs) {
-        m_claimedUpTo.reset();
+        resetClaimBound();
         handleStoreError(jobs.error(), u"claim"_s);
         return;
     }
-    noteClaimed(m_workGeneration, !jobs->isEmpty() && jobs->size() == request.limit, last);
+    noteClaimed(epoch, !jobs->isEmpty() && jobs->size() == request.limit, last);
     m_mayHaveWork = jobs->size() == request.limit;
     for (const Job &job : std::as_const(*jobs))
         dispatch(job);
@@ -1457,7 +1469,7 @@ int RunnerCore::idleClaimLanes() const
 }
 
 // Claims on a lane while the runner thread claims on its own connection (see claimNow()).
-void RunnerCore::claimOnLane(ClaimRequest request)
+void RunnerCore::claimOnLane(ClaimRequest request, quint64 epoch)
 {
     StoreLane *lane = nullptr;
     for (StoreLane *l : std::as_const(m_claimLanes)) {
@@ -1487,9 +1499,9 @@ void RunnerCore::claimOnLane(ClaimRequest request)
             claimed->jobs = std::move(*jobs);
             return {};
         },
-        [this, limit, generation = m_workGeneration, claimed](const Result<void> &result,
-                                                              bool ran) {
-            onLaneClaimed(limit, generation, result, ran, claimed->jobs, claimed->last);
+        [this, limit, generation = m_workGeneration, epoch, claimed](const Result<void> &result,
+                                                                     bool ran) {
+            onLaneClaimed(limit, generation, epoch, result, ran, claimed->jobs, claimed->last);
         });
 }
 
@@ -1502,23 +1514,24 @@ void RunnerCore::claimOnLane(ClaimRequest request)
 // notification (a run_at reached, a priority raised by an edit, a row another session held
 // locked while a claim passed it) are passed over until the bound is ClaimBoundMaxAgeMs old;
 // then a claim starts from the beginning again. `last` is the key of the claim's last row,
-// and counts only if the claim took all it asked for.
-void RunnerCore::noteClaimed(quint64 generation, bool full, const ClaimKey &last)
+// and counts only if the claim took all it asked for and no reset came after it was sent.
+void RunnerCore::noteClaimed(quint64 epoch, bool full, const ClaimKey &last)
 {
-    if (generation != m_workGeneration)
-        return; // noteWork() came meanwhile: the next claim starts from the beginning
     if (!full || m_config.connection.backend != Backend::PostgreSql) {
-        m_claimedUpTo.reset();
+        resetClaimBound();
         return;
     }
+    if (epoch != m_claimBoundEpoch)
+        return; // sent before a reset: the next claim starts from the beginning
     if (!m_claimedUpTo)
         m_claimedUpToSince.start();
     if (!m_claimedUpTo || *m_claimedUpTo < last)
         m_claimedUpTo = last;
 }
 
-void RunnerCore::onLaneClaimed(int limit, quint64 generation, const Result<void> &result, bool ran,
-                               const QList<Job> &jobs, const ClaimKey &last)
+void RunnerCore::onLaneClaimed(int limit, quint64 generation, quint64 epoch,
+                               const Result<void> &result, bool ran, const QList<Job> &jobs,
+                               const ClaimKey &last)
 {
     m_claimingLimit -= limit;
     if (claimLanesResting())
@@ -1540,7 +1553,7 @@ void RunnerCore::onLaneClaimed(int limit, quint64 generation, const Result<void>
     }
     m_laneWarned = false;
     if (!result) {
-        m_claimedUpTo.reset();
+        resetClaimBound();
         handleStoreError(result.error(), u"claim"_s);
         maybeFinish();
         return;
@@ -1553,7 +1566,7 @@ void RunnerCore::onLaneClaimed(int limit, quint64 generation, const Result<void>
     }
     // The rows are ours even if the runner's connection broke meanwhile: they run, and their
     // locks are refreshed once it is back.
-    noteClaimed(generation, !jobs.isEmpty() && jobs.size() == limit, last);
+    noteClaimed(epoch, !jobs.isEmpty() && jobs.size() == limit, last);
     if (jobs.size() < limit && generation == m_workGeneration)
         m_mayHaveWork = false; // unless something new came since the claim was sent
     for (const Job &job : jobs)
@@ -1917,6 +1930,8 @@ void RunnerCore::reconnect()
     m_sinceListenCheck.restart();
     if (!m_sinceRescue.isValid())
         m_sinceRescue.start();
+    if (m_pruneUnfinished)
+        m_sincePrune.invalidate(); // the outage cut a prune short: go on at the next pass
     flush();
     // The outage ate into the lock timeout of every job held here: refresh the locks now
     // rather than at the next heartbeat, so no rescue takes a job that is still running.
@@ -2081,7 +2096,7 @@ void RunnerCore::finish()
 {
     m_state = Runner::State::Stopping;
     for (QTimer *t : { &m_pollTimer, &m_flushTimer, &m_heartbeatTimer, &m_deadlineTimer,
-                       &m_reconnectTimer, &m_changeWatchTimer, &m_drainTimer })
+                       &m_reconnectTimer, &m_changeWatchTimer, &m_drainTimer, &m_pruneTimer })
         t->stop();
     // Handlers still running were asked to stop; give them a moment, but a handler that
     // ignores every request cannot hold the process hostage.
