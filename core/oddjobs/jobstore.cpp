@@ -1190,13 +1190,12 @@ Result<qint64> JobStore::prune(int retentionSeconds, int batchSize, int maxBatch
     // read the whole table for every batch. The rows are locked as they are picked: workers
     // pruning at once take different rows, and a job made runnable again meanwhile (run
     // now) is skipped or seen as such, never deleted.
+    const QString T = m_options.table.quoted();
+    const QString pick = u"SELECT id FROM %1 WHERE status IN ('success', 'failed', 'cancelled') "
+                         "AND COALESCE(finished_at, updated_at) < %2 LIMIT ?"_s.arg(T, cutoff);
     const QString sql = pg
-        ? u"DELETE FROM %1 WHERE id = ANY(ARRAY(SELECT id FROM %1 WHERE status IN ('success', "
-          u"'failed', 'cancelled') AND COALESCE(finished_at, updated_at) < %2 LIMIT ? FOR "
-          u"UPDATE SKIP LOCKED))"_s.arg(m_options.table.quoted(), cutoff)
-        : u"DELETE FROM %1 WHERE id IN (SELECT id FROM %1 WHERE status IN ('success', "
-          u"'failed', 'cancelled') AND COALESCE(finished_at, updated_at) < %2 LIMIT ?)"_s.arg(
-              m_options.table.quoted(), cutoff);
+        ? u"DELETE FROM %1 WHERE id = ANY(ARRAY(%2 FOR UPDATE SKIP LOCKED))"_s.arg(T, pick)
+        : u"DELETE FROM %1 WHERE id IN (%2)"_s.arg(T, pick);
     qint64 total = 0;
     for (int batches = 1;; ++batches) {
         auto q = d->conn->run(sql, { retentionSeconds, batchSize }, u"cannot prune jobs"_s);
