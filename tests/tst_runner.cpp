@@ -1396,7 +1396,7 @@ void TestRunner::urgentJobOvertakesBacklog()
     ODDJOBS_FRESH_URL(u"postgresql"_s, url);
     RT_ASSIGN(store, openStore(url));
     const int backlog = 600;
-    RT_ASSIGN(ids, store->enqueueMany(QList<NewJob>(backlog, jobOf(u"work"_s))));
+    RT_VERIFY_OK(store->enqueueMany(QList<NewJob>(backlog, jobOf(u"work"_s))));
     // By plain SQL: queued behind the backlog from the start, moved ahead of it later.
     RT_ASSIGN(last, store->enqueue(jobOf(byPlainSql ? u"urgent"_s : u"work"_s)));
     std::atomic<int> started { 0 };
@@ -1472,6 +1472,7 @@ void TestRunner::prunesOnStart()
     handlers.add(u"done"_s, [](JobContext &) { return HandlerResult::success(); });
     RunnerConfig config = testConfig(url);
     config.retentionSeconds = 86400;
+    config.pollIntervalMs = 60000; // the prune's own steps go on, not the polls
     Runner runner(config, handlers);
     QStringList pruneLines;
     connect(&runner, &Runner::logEvent, this, [&pruneLines](const LogEvent &e) {

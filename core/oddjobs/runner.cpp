@@ -369,20 +369,6 @@ private:
     QList<std::function<void(Runner &)>> m_notes;
 };
 
-namespace {
-
-Result<void> tuneClaimingConnection(JobStore &store)
-{
-    return store.tuneForRunner(true);
-}
-
-Result<void> tuneWritingConnection(JobStore &store)
-{
-    return store.tuneForRunner(false);
-}
-
-} // namespace
-
 // PostgreSQL: a connection of its own on a thread of its own, for work that need not wait for
 // the runner thread's connection: outcome batches are written while the runner claims, and
 // claims beyond the first run side by side (more server processes busy, commits grouped).
@@ -399,12 +385,13 @@ public:
     // (`ran` false: the lane had no connection and could not open one).
     using Then = std::function<void(const Result<void> &result, bool ran)>;
 
-    // `setup` runs on every connection the lane opens.
-    StoreLane(const QString &name, const RunnerConfig &config, QObject *core, Task setup = {})
+    // Every connection the lane opens is set up for a worker (JobStore::tuneForRunner), as
+    // a claiming connection or not.
+    StoreLane(const QString &name, const RunnerConfig &config, QObject *core, bool claiming)
         : m_settings(config.connection)
         , m_options(config.store)
         , m_core(core)
-        , m_setup(std::move(setup))
+        , m_claiming(claiming)
         , m_thread(new QThread)
     {
         m_thread->setObjectName(name);
@@ -510,12 +497,9 @@ private:
             return {};
         }
         m_broken = false;
-        if (m_setup) {
-            auto r = m_setup(*m_store);
-            m_broken = !r && r.error().code == ErrorCode::ConnectionFailed;
-            return r;
-        }
-        return {};
+        auto r = m_store->tuneForRunner(m_claiming);
+        m_broken = !r && r.error().code == ErrorCode::ConnectionFailed;
+        return r;
     }
 
     ~StoreLane() override = default; // through stop()
@@ -523,7 +507,7 @@ private:
     const ConnectionSettings m_settings;
     const StoreOptions m_options;
     QObject *const m_core;
-    const Task m_setup;
+    const bool m_claiming;
     QThread *const m_thread;
     std::unique_ptr<JobStore> m_store; // lane thread only
     bool m_broken = false; // lane thread only
@@ -731,7 +715,6 @@ private:
     static constexpr qint64 PruneIntervalMs = 600000;
     static constexpr qint64 PruneStepMs = 100;
     static constexpr int PrunePauseMs = 300;
-    bool m_pruneUnfinished = false; // a prune had more to do when it last ran
     void openListener();
     void closeListener();
     void pingListener();
@@ -787,7 +770,7 @@ private:
         m_claimedUpTo.reset();
         ++m_claimBoundEpoch;
     }
-    void noteClaimed(quint64 epoch, bool full, const ClaimKey &last);
+    void noteClaimed(quint64 epoch, qsizetype claimed, int limit, const ClaimKey &last);
     static constexpr qint64 ClaimBoundMaxAgeMs = 1000;
     void poll();
     // The rows this runner holds locked: claimed jobs waiting for an earlier attempt, and held
@@ -928,7 +911,7 @@ void RunnerCore::begin()
     }
     m_connected = true;
     if (m_config.connection.backend == Backend::PostgreSql) {
-        m_writer = new StoreLane(u"oddjobs-writer"_s, m_config, this, tuneWritingConnection);
+        m_writer = new StoreLane(u"oddjobs-writer"_s, m_config, this, false);
         // Before any claim lane exists: where connection slots are scarce, the writer (which
         // every job needs) must not find them taken by lanes (which only add speed).
         QMetaObject::invokeMethod(m_writer, "open", Qt::BlockingQueuedConnection);
@@ -989,11 +972,12 @@ void RunnerCore::prune()
     spent.start();
     qint64 total = 0;
     bool more = true;
-    bool lost = false;
     while (more && spent.elapsed() < PruneStepMs) {
         auto pruned = m_store->prune(m_config.retentionSeconds, BatchSize, 1);
         if (!pruned) {
-            lost = pruned.error().code == ErrorCode::ConnectionFailed;
+            // Cut short by an outage: the first pass after the reconnect goes on.
+            if (pruned.error().code == ErrorCode::ConnectionFailed)
+                m_sincePrune.invalidate();
             handleStoreError(pruned.error(), u"prune"_s);
             more = false;
             break;
@@ -1001,9 +985,10 @@ void RunnerCore::prune()
         total += *pruned;
         more = *pruned == BatchSize;
     }
-    m_pruneUnfinished = more || lost;
-    if (more)
+    if (more) {
         m_pruneTimer.start();
+        m_sincePrune.invalidate(); // a step the timer finds disconnected: the next pass goes on
+    }
     if (total > 0) {
         log(LogLevel::Info, LogEventKind::Text,
             u"pruned %1 finished job(s) older than %2 s%3"_s.arg(total)
@@ -1148,7 +1133,7 @@ void RunnerCore::claimNow()
         handleStoreError(jobs.error(), u"claim"_s);
         return;
     }
-    noteClaimed(epoch, !jobs->isEmpty() && jobs->size() == request.limit, last);
+    noteClaimed(epoch, jobs->size(), request.limit, last);
     m_mayHaveWork = jobs->size() == request.limit;
     for (const Job &job : std::as_const(*jobs))
         dispatch(job);
@@ -1480,7 +1465,7 @@ void RunnerCore::claimOnLane(ClaimRequest request, quint64 epoch)
     }
     if (!lane) {
         lane = new StoreLane(u"oddjobs-claim-%1"_s.arg(m_claimLanes.size() + 1), m_config, this,
-                             tuneClaimingConnection);
+                             true);
         m_claimLanes << lane;
     }
     const int limit = request.limit;
@@ -1515,8 +1500,9 @@ void RunnerCore::claimOnLane(ClaimRequest request, quint64 epoch)
 // locked while a claim passed it) are passed over until the bound is ClaimBoundMaxAgeMs old;
 // then a claim starts from the beginning again. `last` is the key of the claim's last row,
 // and counts only if the claim took all it asked for and no reset came after it was sent.
-void RunnerCore::noteClaimed(quint64 epoch, bool full, const ClaimKey &last)
+void RunnerCore::noteClaimed(quint64 epoch, qsizetype claimed, int limit, const ClaimKey &last)
 {
+    const bool full = claimed > 0 && claimed == limit;
     if (!full || m_config.connection.backend != Backend::PostgreSql) {
         resetClaimBound();
         return;
@@ -1566,7 +1552,7 @@ void RunnerCore::onLaneClaimed(int limit, quint64 generation, quint64 epoch,
     }
     // The rows are ours even if the runner's connection broke meanwhile: they run, and their
     // locks are refreshed once it is back.
-    noteClaimed(epoch, !jobs.isEmpty() && jobs.size() == limit, last);
+    noteClaimed(epoch, jobs.size(), limit, last);
     if (jobs.size() < limit && generation == m_workGeneration)
         m_mayHaveWork = false; // unless something new came since the claim was sent
     for (const Job &job : jobs)
@@ -1930,8 +1916,6 @@ void RunnerCore::reconnect()
     m_sinceListenCheck.restart();
     if (!m_sinceRescue.isValid())
         m_sinceRescue.start();
-    if (m_pruneUnfinished)
-        m_sincePrune.invalidate(); // the outage cut a prune short: go on at the next pass
     flush();
     // The outage ate into the lock timeout of every job held here: refresh the locks now
     // rather than at the next heartbeat, so no rescue takes a job that is still running.
