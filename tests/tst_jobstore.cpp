@@ -143,6 +143,7 @@ private slots:
     void listBadPageRequest();
     void countAndEstimate_data() { backendData(); }
     void countAndEstimate();
+    void dashboardQueriesUseIndexes();
     void statistics_data() { backendData(); }
     void statistics();
     void jobTypesAndQueues_data() { backendData(); }
@@ -1264,6 +1265,10 @@ void TestJobStore::countAndEstimate()
     OJ_ASSIGN(cancelled, store->cancel(JobFilter::byIds(ids.mid(0, 10))));
     QCOMPARE(cancelled, 10);
 
+    // Locked rows are counted with the others (the dashboard's indexes leave them out).
+    OJ_ASSIGN(claimed, store->claim(claimAny(W1, 3)));
+    QCOMPARE(claimed.size(), 3);
+
     OJ_ASSIGN(all, store->count());
     QCOMPARE(all, 30);
     OJ_ASSIGN(cancelledCount, store->count(statusFilter({ JobStatus::Cancelled })));
@@ -1272,6 +1277,17 @@ void TestJobStore::countAndEstimate()
     twenty.types = { u"Twenty"_s };
     OJ_ASSIGN(twentyCount, store->count(twenty));
     QCOMPARE(twentyCount, 20);
+    OJ_ASSIGN(lockedCount, store->count(statusFilter({ JobStatus::Locked })));
+    QCOMPARE(lockedCount, 3);
+    OJ_ASSIGN(runnableOrLocked,
+              store->count(statusFilter({ JobStatus::Queued, JobStatus::Locked })));
+    QCOMPARE(runnableOrLocked, 20);
+    JobFilter byWorker;
+    byWorker.workers = { W1 };
+    OJ_ASSIGN(workerCount, store->count(byWorker));
+    QCOMPARE(workerCount, 3);
+    OJ_ASSIGN(listedLocked, store->list(statusFilter({ JobStatus::Locked }), pageOf(10)));
+    QCOMPARE(listedLocked.jobs.size(), 3);
 
     OJ_ASSIGN(estimate, store->estimateCount());
     OJ_ASSIGN(estimateCancelled, store->estimateCount(statusFilter({ JobStatus::Cancelled })));
@@ -1281,6 +1297,93 @@ void TestJobStore::countAndEstimate()
         QCOMPARE(estimate, 30);
         QCOMPARE(estimateCancelled, 10);
     }
+}
+
+// PostgreSQL: the dashboard's listings and counts find their rows through the indexes (the
+// planner cannot use the partial ones without the status clause that goes with them), with
+// locked rows among the others and in the page where they belong.
+void TestJobStore::dashboardQueriesUseIndexes()
+{
+    OJ_FRESH_STORE(store, url, u"postgresql"_s);
+    const DirectSql direct(url);
+    QString error;
+    QVERIFY2(direct.exec(u"INSERT INTO jobs (payload, status, attempts, finished_at) "
+                         "SELECT jsonb_build_object('tag', (ARRAY['a', 'b', 'c', 'd'])[1 + g % 4], "
+                         "'contents', g), CASE WHEN g % 50 = 0 THEN 'failed' WHEN g % 7 = 0 "
+                         "THEN 'queued' ELSE 'success' END, 1, CASE WHEN g % 7 <> 0 OR g % 50 = "
+                         "0 THEN now() END FROM generate_series(1, 40000) g"_s,
+                         nullptr, &error),
+             qPrintable(error));
+    // The newest jobs running: they come first in the default listing.
+    OJ_ASSIGN(newest, store->enqueueMany({ tagged(u"a"_s), tagged(u"b"_s), tagged(u"a"_s) }));
+    OJ_ASSIGN(claimed, store->claim(claimAny(W1, 3)));
+    QCOMPARE(claimed.size(), 3);
+    QVERIFY2(direct.exec(u"ANALYZE jobs"_s, nullptr, &error), qPrintable(error));
+
+    QSqlQuery q(store->database());
+    // This connection's counts, read in one transaction (nothing is reported inside one).
+    const auto seqScans = [&] {
+        QSqlQuery s(store->database());
+        if (!s.exec(u"SELECT seq_scan FROM pg_stat_xact_user_tables WHERE relid = "
+                    "'jobs'::regclass"_s)
+            || !s.next())
+            return qint64(-1);
+        return s.value(0).toLongLong();
+    };
+    JobFilter byType;
+    byType.types = { u"a"_s };
+    JobFilter byStatus = statusFilter({ JobStatus::Failed });
+    JobFilter typeAndStatus = byType;
+    typeAndStatus.statuses = { JobStatus::Failed };
+    JobFilter locked = statusFilter({ JobStatus::Locked });
+    JobFilter byWorker;
+    byWorker.workers = { W1 };
+    const QList<std::pair<const char *, JobFilter>> filters {
+        { "none", {} },         { "type", byType },
+        { "status", byStatus }, { "type+status", typeAndStatus },
+        { "locked", locked },   { "worker", byWorker },
+    };
+    QVERIFY2(q.exec(u"BEGIN"_s), qPrintable(q.lastError().text()));
+    const qint64 before = seqScans();
+    QVERIFY(before >= 0);
+    QStringList problems;
+    qint64 scans = before;
+    auto check = [&](const QString &what) {
+        const qint64 now = seqScans();
+        if (now != scans)
+            problems << what;
+        scans = now;
+    };
+    for (const auto &[name, filter] : filters) {
+        auto page = store->list(filter, pageOf(50, SortKey::Id, Qt::DescendingOrder));
+        if (!page)
+            problems << page.error().message;
+        else if (filter.isEmpty()
+                 && idsOf(page->jobs).mid(0, 3)
+                     != QList<qint64> { newest[2], newest[1], newest[0] })
+            problems << u"the locked jobs are not first: %1"_s.arg(idsText(idsOf(page->jobs)));
+        check(u"list by %1"_s.arg(QLatin1String(name)));
+        if (filter.isEmpty())
+            continue; // counting everything reads everything (estimateCount does not)
+        auto n = store->count(filter);
+        if (!n)
+            problems << n.error().message;
+        check(u"count by %1"_s.arg(QLatin1String(name)));
+    }
+    for (SortKey key : { SortKey::CreatedAt, SortKey::UpdatedAt, SortKey::Type, SortKey::Status }) {
+        for (Qt::SortOrder order : { Qt::AscendingOrder, Qt::DescendingOrder }) {
+            auto page = store->list({}, pageOf(50, key, order));
+            if (!page || page->jobs.size() != 50)
+                problems << u"no page sorted by %1"_s.arg(sortKeyName(key));
+            check(u"list sorted by %1"_s.arg(sortKeyName(key)));
+        }
+    }
+    QVERIFY2(q.exec(u"ROLLBACK"_s), qPrintable(q.lastError().text()));
+    QVERIFY2(problems.isEmpty(), qPrintable(problems.join(u"; "_s)));
+    OJ_ASSIGN(lockedCount, store->count(locked));
+    QCOMPARE(lockedCount, 3);
+    OJ_ASSIGN(typeCount, store->count(byType));
+    QCOMPARE(typeCount, 10000 + 2);
 }
 
 void TestJobStore::statistics()

@@ -118,6 +118,8 @@ private slots:
     void init() { failOnQtMisuseWarnings(); }
     void migrateFresh_data() { backendData(); }
     void migrateFresh();
+    void migrateFromVersion1_data() { backendData(); }
+    void migrateFromVersion1();
     void schemaTooNew_data() { backendData(); }
     void schemaTooNew();
     void customTableNames_data() { backendData(); }
@@ -173,6 +175,78 @@ void TestSchema::migrateFresh()
     // Another store sees the migrated schema.
     OJ_ASSIGN(second, openStore(url, {}, false));
     OJ_VERIFY_OK(second->checkSchema());
+}
+
+// The dashboard's indexes, as `CREATE INDEX` statements of the backend.
+QStringList dashboardIndexDefinitions(const DirectSql &direct)
+{
+    QString output, error;
+    const QString sql = direct.isPostgres()
+        ? u"select indexdef from pg_indexes where tablename = 'jobs' and indexname in "
+          "('jobs_status_idx', 'jobs_type_idx', 'jobs_created_idx', 'jobs_updated_idx') "
+          "order by indexname"_s
+        : u"select sql from sqlite_schema where type = 'index' and name in ('jobs_status_idx', "
+          "'jobs_type_idx', 'jobs_created_idx', 'jobs_updated_idx') order by name"_s;
+    if (!direct.exec(sql, &output, &error))
+        return { u"ERROR: "_s + error };
+    return output.split(u'\n', Qt::SkipEmptyParts);
+}
+
+// A table at schema version 2 of this release, taken back to version 1's dashboard indexes
+// (over every row) and migrated again: its rows stay as they were, the indexes leave locked
+// rows out, and a store at version 1 is refused until then.
+void TestSchema::migrateFromVersion1()
+{
+    QFETCH(QString, backend);
+    OJ_FRESH_STORE(store, url, backend);
+    OJ_ASSIGN(ids, store->enqueueMany({ tagged(u"A"_s, 1), tagged(u"B"_s, 2), tagged(u"C"_s, 3) }));
+    OJ_ASSIGN(claimed, store->claim(claimAny(W1, 1)));
+    QCOMPARE(claimed.size(), 1);
+    OJ_ASSIGN(before, store->list({}, PageRequest {}));
+    QCOMPARE(before.jobs.size(), 3);
+
+    const DirectSql direct(url);
+    QString error;
+    for (const auto &[name, columns] :
+         { std::pair { u"jobs_status_idx"_s, u"status, id"_s },
+           std::pair { u"jobs_type_idx"_s, u"job_type, id"_s },
+           std::pair { u"jobs_created_idx"_s, u"created_at, id"_s },
+           std::pair { u"jobs_updated_idx"_s, u"updated_at, id"_s } }) {
+        QVERIFY2(direct.exec(u"drop index "_s + name, nullptr, &error), qPrintable(error));
+        QVERIFY2(direct.exec(u"create index %1 on jobs (%2)"_s.arg(name, columns), nullptr, &error),
+                 qPrintable(error));
+    }
+    QVERIFY2(direct.exec(u"update %1 set version = 1"_s.arg(VersionTable), nullptr, &error),
+             qPrintable(error));
+    for (const QString &definition : dashboardIndexDefinitions(direct))
+        QVERIFY2(!definition.contains(u"locked"_s), qPrintable(definition));
+
+    OJ_ASSIGN(old, openStore(url, {}, false));
+    const auto refused = old->checkSchema();
+    QVERIFY(!refused.ok());
+    QCOMPARE(refused.error().code, ErrorCode::SchemaMissing);
+    QVERIFY2(refused.error().message.contains(u"version 1 and needs migrating to 2"_s),
+             qPrintable(refused.error().message));
+
+    OJ_ASSIGN(previous, old->migrate());
+    QCOMPARE(previous, 1);
+    OJ_VERIFY_OK(old->checkSchema());
+    QCOMPARE(direct.value(u"select version from %1"_s.arg(VersionTable)), u"2"_s);
+    const QStringList definitions = dashboardIndexDefinitions(direct);
+    QCOMPARE(definitions.size(), 4);
+    for (const QString &definition : definitions) {
+        QVERIFY2(definition.contains(u"WHERE"_s, Qt::CaseInsensitive)
+                     && definition.contains(u"status <> 'locked'"_s),
+                 qPrintable(definition));
+    }
+    OJ_ASSIGN(after, old->list({}, PageRequest {}));
+    QCOMPARE(after.jobs.size(), before.jobs.size());
+    for (int i = 0; i < after.jobs.size(); ++i)
+        OJ_CALL(verifySameJob(after.jobs[i], before.jobs[i]));
+    OJ_ASSIGN(rest, old->claim(claimAny(W1, 10)));
+    QCOMPARE(rest.size(), 2);
+    OJ_ASSIGN(locked, old->count(statusFilter({ JobStatus::Locked })));
+    QCOMPARE(locked, 3);
 }
 
 void TestSchema::schemaTooNew()
@@ -322,6 +396,10 @@ void TestSchema::postgresIndexes()
     QVERIFY2(indexCount(u"indexdef ilike '%updated_at%'"_s) >= 1, "no index on updated_at");
     QVERIFY2(indexCount(u"indexdef ilike '%''tag''%' or indexdef ilike '%type%'"_s) >= 1,
              "no index on the job type");
+    // A claim adds entries to the primary key and the lock index only: the dashboard's
+    // indexes leave locked rows out.
+    QCOMPARE(indexCount(u"indexdef like '%WHERE (status <> ''locked''::text)'"_s), 4);
+    QCOMPARE(indexCount(u"indexdef not like '% WHERE %'"_s), 1);
 }
 
 void TestSchema::migrateOddJobsTable()

@@ -193,6 +193,26 @@ struct Where
     QString sql() const { return clauses.isEmpty() ? u"TRUE"_s : clauses.join(u" AND "_s); }
 };
 
+// The dashboard's indexes leave locked rows out (schema version 2), so a listing or a count
+// reads the other rows through them and the few locked rows (at most the workers' slots)
+// through the lock index: each part of the filter that can match gets the clause that lets
+// the planner use those indexes.
+QStringList statusParts(const JobFilter &f)
+{
+    const bool locked = f.statuses.isEmpty() || f.statuses.contains(JobStatus::Locked);
+    // Only locked rows have a locked_by (the locking CHECK, odd-jobs' too).
+    const bool others = f.workers.isEmpty()
+        && (f.statuses.isEmpty()
+            || std::any_of(f.statuses.begin(), f.statuses.end(),
+                           [](JobStatus s) { return s != JobStatus::Locked; }));
+    QStringList parts;
+    if (others)
+        parts << u"status <> 'locked'"_s;
+    if (locked)
+        parts << u"status = 'locked'"_s;
+    return parts;
+}
+
 bool isReasonableTime(const QDateTime &time)
 {
     return time.isValid() && time.date().year() >= 1 && time.date().year() <= 9999;
@@ -788,10 +808,28 @@ Result<JobPage> JobStore::list(const JobFilter &filter, const PageRequest &page)
     const QString dir = ascending ? u"ASC"_s : u"DESC"_s;
     const QString orderBy
         = page.sort == SortKey::Id ? u"id %1"_s.arg(dir) : u"%1 %2, id %2"_s.arg(col, dir);
-    const QString sql = u"SELECT %1 FROM %2 WHERE %3 ORDER BY %4 LIMIT %5"_s.arg(
-        columns(pg), m_options.table.quoted(), where->sql(), orderBy,
-        QString::number(page.limit + 1));
-    auto q = d->conn->run(sql, where->binds, u"cannot list jobs"_s);
+    const QString limit = QString::number(page.limit + 1);
+    const QString T = m_options.table.quoted();
+    const QStringList parts = statusParts(filter);
+    QString sql;
+    QVariantList binds;
+    if (parts.size() == 1) {
+        sql = u"SELECT %1 FROM %2 WHERE %3 AND %4 ORDER BY %5 LIMIT %6"_s.arg(
+            columns(pg), T, where->sql(), parts.first(), orderBy, limit);
+        binds = where->binds;
+    } else {
+        // Each part takes its first page through its index; the page is the first of both.
+        QStringList selects;
+        for (const QString &part : parts) {
+            selects << u"SELECT * FROM (SELECT * FROM %1 WHERE %2 AND %3 ORDER BY %4 LIMIT %5) "
+                       "p%6"_s.arg(T, where->sql(), part, orderBy, limit)
+                           .arg(selects.size());
+            binds += where->binds;
+        }
+        sql = u"SELECT %1 FROM (%2) j ORDER BY %3 LIMIT %4"_s.arg(
+            columns(pg, u"j"_s), selects.join(u" UNION ALL "_s), orderBy, limit);
+    }
+    auto q = d->conn->run(sql, binds, u"cannot list jobs"_s);
     if (!q)
         return q.error();
     JobPage result;
@@ -832,9 +870,14 @@ Result<qint64> JobStore::count(const JobFilter &filter)
     auto where = buildWhere(d->pg(), filter);
     if (!where)
         return where.error();
-    auto q = d->conn->run(
-        u"SELECT count(*) FROM %1 WHERE %2"_s.arg(m_options.table.quoted(), where->sql()),
-        where->binds, u"cannot count jobs"_s);
+    QStringList counts;
+    QVariantList binds;
+    for (const QString &part : statusParts(filter)) {
+        counts << u"(SELECT count(*) FROM %1 WHERE %2 AND %3)"_s.arg(m_options.table.quoted(),
+                                                                     where->sql(), part);
+        binds += where->binds;
+    }
+    auto q = d->conn->run(u"SELECT "_s + counts.join(u" + "_s), binds, u"cannot count jobs"_s);
     if (!q)
         return q.error();
     const qint64 n = (*q)->next() ? (*q)->value(0).toLongLong() : 0;
@@ -1126,7 +1169,7 @@ Result<int> JobStore::runNow(const JobFilter &filter)
     const QString sql
         = u"UPDATE %1 SET status = 'queued', run_at = %2, updated_at = %4, "
           "attempts = CASE WHEN status IN ('failed', 'cancelled') THEN 0 ELSE attempts END "
-          "WHERE (%3) AND (status IN ('failed', 'cancelled', 'retry') OR "
+          "WHERE (%3) AND status <> 'locked' AND (status IN ('failed', 'cancelled', 'retry') OR "
           "(status = 'queued' AND run_at > %2))"_s.arg(m_options.table.quoted(), now, where->sql(),
                                                        touched(pg));
     auto q = d->conn->run(sql, where->binds, u"cannot run jobs now"_s);

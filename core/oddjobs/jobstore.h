@@ -21,7 +21,7 @@ struct OJ_CORE_EXPORT StoreOptions
 };
 
 // The schema this release writes. A database at a higher version is refused.
-inline constexpr int CurrentSchemaVersion = 1;
+inline constexpr int CurrentSchemaVersion = 2;
 
 struct OJ_CORE_EXPORT SchemaStatus
 {

@@ -27,6 +27,18 @@ const QStringList &ourColumns()
     return columns;
 }
 
+// Filters and keyset paging of the dashboard: (index name suffix, columns).
+const QList<std::pair<QString, QString>> &dashboardIndexes()
+{
+    static const QList<std::pair<QString, QString>> indexes {
+        { u"status_idx"_s, u"status, id"_s },
+        { u"type_idx"_s, u"job_type, id"_s },
+        { u"created_idx"_s, u"created_at, id"_s },
+        { u"updated_idx"_s, u"updated_at, id"_s },
+    };
+    return indexes;
+}
+
 QString sqlString(const QString &text)
 {
     QString quoted = text;
@@ -125,14 +137,7 @@ QStringList postgresMigrationV1(const TableName &t)
     // Rescue finds expired locks without scanning finished rows.
     sql << u"CREATE INDEX IF NOT EXISTS %1 ON %2 (locked_at) WHERE status = 'locked'"_s.arg(
         quoteIdentifier(t.derivedName(u"locked_idx"_s)), T);
-    // Filters and keyset paging of the dashboard.
-    for (const auto &[suffix, cols] : { std::pair { u"status_idx"_s, u"status, id"_s },
-                                        std::pair { u"type_idx"_s, u"job_type, id"_s },
-                                        std::pair { u"created_idx"_s, u"created_at, id"_s },
-                                        std::pair { u"updated_idx"_s, u"updated_at, id"_s } }) {
-        sql << u"CREATE INDEX IF NOT EXISTS %1 ON %2 (%3)"_s.arg(
-            quoteIdentifier(t.derivedName(suffix)), T, cols);
-    }
+    // The dashboard's indexes: version 2.
     sql << u"CREATE INDEX IF NOT EXISTS %1 ON %2 (finished_at) WHERE status IN "
            "('success', 'failed', 'cancelled')"_s.arg(
                quoteIdentifier(t.derivedName(u"finished_idx"_s)), T);
@@ -210,13 +215,7 @@ QStringList sqliteMigrationV1(const TableName &t)
            "('queued', 'retry')"_s.arg(quoteIdentifier(t.derivedName(u"claim_idx"_s)), T);
     sql << u"CREATE INDEX IF NOT EXISTS %1 ON %2 (locked_at) WHERE status = 'locked'"_s.arg(
         quoteIdentifier(t.derivedName(u"locked_idx"_s)), T);
-    for (const auto &[suffix, cols] : { std::pair { u"status_idx"_s, u"status, id"_s },
-                                        std::pair { u"type_idx"_s, u"job_type, id"_s },
-                                        std::pair { u"created_idx"_s, u"created_at, id"_s },
-                                        std::pair { u"updated_idx"_s, u"updated_at, id"_s } }) {
-        sql << u"CREATE INDEX IF NOT EXISTS %1 ON %2 (%3)"_s.arg(
-            quoteIdentifier(t.derivedName(suffix)), T, cols);
-    }
+    // The dashboard's indexes: version 2.
     sql << u"CREATE INDEX IF NOT EXISTS %1 ON %2 (finished_at) WHERE status IN "
            "('success', 'failed', 'cancelled')"_s.arg(
                quoteIdentifier(t.derivedName(u"finished_idx"_s)), T);
@@ -225,6 +224,23 @@ QStringList sqliteMigrationV1(const TableName &t)
     sql << u"CREATE TRIGGER %1 AFTER UPDATE ON %2 FOR EACH ROW WHEN NEW.updated_at <= "
            "OLD.updated_at BEGIN UPDATE %2 SET updated_at = max(%3, OLD.updated_at + 1) WHERE id "
            "= NEW.id; END"_s.arg(quoteIdentifier(t.derivedName(u"touch"_s)), T, now);
+    return sql;
+}
+
+// Version 2: a claimed row leaves the dashboard's indexes. A claim and a completion cannot be
+// HOT updates (the status is indexed), so every row version gets an entry in every index whose
+// condition it meets; with `status <> 'locked'` a claim adds entries to the primary key and
+// the lock index only, instead of six. Locked rows are few (at most the workers' slots): the
+// listing reads them through the lock index and merges them in (JobStore::list, count).
+QStringList migrationV2(const TableName &t)
+{
+    const QString T = t.quoted();
+    QStringList sql;
+    for (const auto &[suffix, cols] : dashboardIndexes()) {
+        const QString name = quoteIdentifier(t.derivedName(suffix));
+        sql << u"DROP INDEX IF EXISTS %1"_s.arg(t.quotedSchemaPrefix() + name);
+        sql << u"CREATE INDEX %1 ON %2 (%3) WHERE status <> 'locked'"_s.arg(name, T, cols);
+    }
     return sql;
 }
 
@@ -377,8 +393,13 @@ Result<int> migrate(Connection &c, const TableName &table)
         qCInfo(lcSchema, "creating table %s at version %d", qPrintable(table.toString()),
                CurrentSchemaVersion);
     }
-    const QStringList steps = pg ? postgresMigrationV1(table) : sqliteMigrationV1(table);
-    for (const QString &step : steps) {
+    QStringList steps;
+    if (before->version < 1)
+        steps << (pg ? postgresMigrationV1(table) : sqliteMigrationV1(table));
+    // Version 1 no longer builds the dashboard's indexes that version 2 replaces at once.
+    if (before->version < 2)
+        steps << migrationV2(table);
+    for (const QString &step : std::as_const(steps)) {
         if (auto r = c.exec(step, u"migration of %1 failed"_s.arg(table.toString())); !r)
             return r.error();
     }
