@@ -298,6 +298,8 @@ private slots:
     void onlyHandledTypes();
     void catchAllHandler_data() { backendData(); }
     void catchAllHandler();
+    void claimedBatchRunsInClaimOrder_data() { backendData(); }
+    void claimedBatchRunsInClaimOrder();
     void prefetchHoldsAndHandsBack_data() { backendData(); }
     void prefetchHoldsAndHandsBack();
     void claimLanesSideBySide_data();
@@ -1020,6 +1022,56 @@ void TestRunner::maxConcurrentJobs()
     QTRY_COMPARE_WITH_TIMEOUT(countEvents(spy, u"succeeded"_s), 8, scaled(15000));
     QCOMPARE(rec->maxConcurrent(), 2);
     QCOMPARE(rec->count(), 8);
+}
+
+// A claimed batch waits for the pool's threads in one queue: its jobs start in claim order,
+// never more at once than the concurrency, each once, also when more threads take from it.
+void TestRunner::claimedBatchRunsInClaimOrder()
+{
+    QFETCH(QString, backend);
+    ODDJOBS_FRESH_URL(backend, url);
+    RT_ASSIGN(store, openStore(url));
+    for (const int concurrency : { 1, 3 }) {
+        auto rec = std::make_shared<Recorder>();
+        HandlerRegistry handlers;
+        handlers.add(u"work"_s, [rec](JobContext &ctx) {
+            Recorder::Scope scope(*rec, ctx);
+            return HandlerResult::success();
+        });
+        // Enqueued before the runner starts: its first claim takes them all.
+        QList<NewJob> jobs;
+        for (int i = 0; i < 60; ++i) {
+            NewJob job = jobOf(u"work"_s, i);
+            job.priority = (i * 7) % 3;
+            jobs << job;
+        }
+        RT_ASSIGN(ids, store->enqueueMany(jobs));
+        QList<qint64> expected = ids; // one statement: one run_at, so priority, then id
+        std::stable_sort(expected.begin(), expected.end(), [&](qint64 a, qint64 b) {
+            return jobs[ids.indexOf(a)].priority < jobs[ids.indexOf(b)].priority;
+        });
+        RunnerConfig config = testConfig(url);
+        config.concurrency = ConcurrencyControl::maxConcurrentJobs(concurrency);
+        config.prefetch = 100;
+        Runner runner(config, handlers);
+        RunnerEvents ev(&runner);
+        QSignalSpy spy(&ev, &RunnerEvents::event);
+        runner.start();
+        QTRY_COMPARE_WITH_TIMEOUT(countEvents(spy, u"succeeded"_s), 60, scaled(15000));
+        QList<qint64> started;
+        for (const Execution &e : rec->executions())
+            started << e.id;
+        if (concurrency == 1) {
+            QCOMPARE(started, expected);
+        } else {
+            std::sort(started.begin(), started.end());
+            QCOMPARE(started, ids);
+        }
+        QVERIFY2(rec->maxConcurrent() <= concurrency,
+                 qPrintable(QString::number(rec->maxConcurrent())));
+        runner.stop();
+        QVERIFY(runner.waitForStopped(scaled(10000)));
+    }
 }
 
 // Prefetched jobs are claimed (locked by this worker) before a slot is free, start as slots

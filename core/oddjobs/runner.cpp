@@ -32,7 +32,9 @@
 #include <chrono>
 #include <cmath>
 #include <condition_variable>
+#include <deque>
 #include <mutex>
+#include <vector>
 
 using namespace Qt::StringLiterals;
 
@@ -302,15 +304,31 @@ inline void tsanTakeOver([[maybe_unused]] const void *address)
 // The pool hand-over's address: a task cannot name one of its own before taking over.
 const char poolHandOver = 0;
 
-// One handler call on the pool. A QRunnable of its own rather than a std::function, so that
-// the pool thread touches none of its data before tsanTakeOver(&poolHandOver).
-class HandlerTask : public QRunnable
+// Jobs handed to the pool and not taken up yet, in order. A pool thread takes them one after
+// another until none is left, so a claimed batch wakes one thread per free slot, not one per
+// job (short jobs empty the pool's queue faster than the runner fills it, and QThreadPool
+// wakes an idle thread for every task it is given).
+struct HandlerQueue
+{
+    struct Entry
+    {
+        JobHandler handler;
+        std::shared_ptr<JobContext::Control> control;
+    };
+
+    std::mutex mutex;
+    std::deque<Entry> entries;
+    int takers = 0; // pool tasks taking entries
+    int busy = 0; // of them, running a handler
+};
+
+// A pool task that runs queued handlers until the queue is empty. The standard mutex rather
+// than QMutex: ThreadSanitizer sees what it hands over.
+class HandlerTaker : public QRunnable
 {
 public:
-    HandlerTask(JobHandler handler, std::shared_ptr<JobContext::Control> control,
-                std::shared_ptr<Mailbox> mailbox)
-        : m_handler(std::move(handler))
-        , m_control(std::move(control))
+    HandlerTaker(std::shared_ptr<HandlerQueue> queue, std::shared_ptr<Mailbox> mailbox)
+        : m_queue(std::move(queue))
         , m_mailbox(std::move(mailbox))
     {
         setAutoDelete(true);
@@ -319,8 +337,9 @@ public:
     void run() override;
 
 private:
-    JobHandler m_handler;
-    std::shared_ptr<JobContext::Control> m_control;
+    void runOne(const HandlerQueue::Entry &entry);
+
+    std::shared_ptr<HandlerQueue> m_queue;
     std::shared_ptr<Mailbox> m_mailbox;
 };
 
@@ -722,7 +741,28 @@ private:
                         const QVariant &payload);
     void scheduleClaim();
     void claimNow();
+    // Hands a claimed job to the pool: at once, or with the others of a batch (HandOverBatch).
     void dispatch(const Job &job);
+    void handOver();
+    // While one lives, dispatched jobs wait and go to the pool together when the last ends.
+    class HandOverBatch
+    {
+    public:
+        explicit HandOverBatch(RunnerCore *core)
+            : m_core(core)
+        {
+            ++m_core->m_handOverHeld;
+        }
+        ~HandOverBatch()
+        {
+            if (--m_core->m_handOverHeld == 0)
+                m_core->handOver();
+        }
+        Q_DISABLE_COPY_MOVE(HandOverBatch)
+
+    private:
+        RunnerCore *m_core;
+    };
     // Takes a job that no pool thread has started back from the pool: it will never run.
     static bool trySkip(Running &r)
     {
@@ -806,6 +846,9 @@ private:
     std::shared_ptr<Mailbox> m_mailbox;
     std::shared_ptr<Outbox> m_outbox;
     QThreadPool *m_pool = new QThreadPool; // see ~RunnerCore
+    std::shared_ptr<HandlerQueue> m_handlerQueue = std::make_shared<HandlerQueue>();
+    std::vector<HandlerQueue::Entry> m_toHandOver; // dispatched, not handed to the pool yet
+    int m_handOverHeld = 0; // HandOverBatch objects alive
     std::unique_ptr<JobStore> m_store;
     StoreLane *m_writer = nullptr; // PostgreSQL: writes outcomes
     QList<StoreLane *> m_claimLanes; // PostgreSQL: claims beside the runner's own, opened on need
@@ -1135,8 +1178,11 @@ void RunnerCore::claimNow()
     }
     noteClaimed(epoch, jobs->size(), request.limit, last);
     m_mayHaveWork = jobs->size() == request.limit;
-    for (const Job &job : std::as_const(*jobs))
-        dispatch(job);
+    {
+        HandOverBatch together(this);
+        for (const Job &job : std::as_const(*jobs))
+            dispatch(job);
+    }
     if (m_mayHaveWork && wantsMore())
         scheduleClaim();
 }
@@ -1168,34 +1214,81 @@ void RunnerCore::dispatch(const Job &job)
     if (!m_heartbeatTimer.isActive())
         m_heartbeatTimer.start();
 
-    auto *task = new HandlerTask(handler, r.control, m_mailbox);
-    tsanHandOver(&poolHandOver);
-    m_pool->start(task);
+    m_toHandOver.push_back({ handler, r.control });
+    if (m_handOverHeld == 0)
+        handOver();
 }
 
-void HandlerTask::run()
+void RunnerCore::handOver()
+{
+    if (m_toHandOver.empty())
+        return;
+    int start = 0;
+    {
+        std::lock_guard lock(m_handlerQueue->mutex);
+        HandlerQueue &q = *m_handlerQueue;
+        for (auto &entry : m_toHandOver)
+            q.entries.push_back(std::move(entry));
+        // Takers between two handlers take entries too; one more per entry they cannot.
+        const int max = m_pool->maxThreadCount();
+        while (q.takers < max && qsizetype(q.takers - q.busy) < qsizetype(q.entries.size())) {
+            ++q.takers;
+            ++start;
+        }
+    }
+    m_toHandOver.clear();
+    for (int i = 0; i < start; ++i) {
+        tsanHandOver(&poolHandOver);
+        m_pool->start(new HandlerTaker(m_handlerQueue, m_mailbox));
+    }
+}
+
+void HandlerTaker::run()
 {
     tsanTakeOver(&poolHandOver);
+    bool ran = false;
+    for (;;) {
+        HandlerQueue::Entry entry;
+        {
+            std::lock_guard lock(m_queue->mutex);
+            if (ran)
+                --m_queue->busy;
+            if (m_queue->entries.empty()) {
+                --m_queue->takers;
+                return;
+            }
+            entry = std::move(m_queue->entries.front());
+            m_queue->entries.pop_front();
+            ++m_queue->busy;
+        }
+        ran = true;
+        runOne(entry);
+    }
+}
+
+void HandlerTaker::runOne(const HandlerQueue::Entry &entry)
+{
+    const auto &control = entry.control;
     int waiting = JobContext::Control::Waiting;
-    if (!m_control->phase.compare_exchange_strong(waiting, JobContext::Control::Started))
+    if (!control->phase.compare_exchange_strong(waiting, JobContext::Control::Started))
         return; // taken back by the runner (cancelled, handed back) before a thread was free
     QElapsedTimer clock;
     clock.start();
-    m_control->deadline = QDeadlineTimer(m_control->timeoutMs);
+    control->deadline = QDeadlineTimer(control->timeoutMs);
     {
         QMutexLocker lock(&m_mailbox->mutex);
         const bool wasEmpty = m_mailbox->started.isEmpty() && m_mailbox->finished.isEmpty();
-        m_mailbox->started.append(m_control->job.id);
+        m_mailbox->started.append(control->job.id);
         m_mailbox->post(wasEmpty);
     }
     HandlerResult result;
-    JobContext ctx(m_control);
+    JobContext ctx(control);
     try {
-        if (!m_handler)
-            result = HandlerResult::failure(
-                u"no handler for job type %1"_s.arg(m_control->job.type()));
+        if (!entry.handler)
+            result
+                = HandlerResult::failure(u"no handler for job type %1"_s.arg(control->job.type()));
         else
-            result = m_handler(ctx);
+            result = entry.handler(ctx);
     } catch (const JobFailure &failure) {
         result = HandlerResult::failure(failure.message(), failure.details());
         result.errorDetails.insert(u"kind"_s, u"exception"_s);
@@ -1207,13 +1300,13 @@ void HandlerTask::run()
                                         QJsonObject { { u"kind"_s, u"exception"_s } });
     }
     if (result.ok && result.result.isNull()) {
-        std::lock_guard lock(m_control->mutex);
-        result.result = m_control->result;
+        std::lock_guard lock(control->mutex);
+        result.result = control->result;
     }
     const qint64 durationMs = clock.elapsed();
     QMutexLocker lock(&m_mailbox->mutex);
     const bool wasEmpty = m_mailbox->started.isEmpty() && m_mailbox->finished.isEmpty();
-    m_mailbox->finished.append({ m_control->job.id, std::move(result), durationMs });
+    m_mailbox->finished.append({ control->job.id, std::move(result), durationMs });
     m_mailbox->post(wasEmpty);
 }
 
@@ -1555,8 +1648,11 @@ void RunnerCore::onLaneClaimed(int limit, quint64 generation, quint64 epoch,
     noteClaimed(epoch, jobs.size(), limit, last);
     if (jobs.size() < limit && generation == m_workGeneration)
         m_mayHaveWork = false; // unless something new came since the claim was sent
-    for (const Job &job : jobs)
-        dispatch(job);
+    {
+        HandOverBatch together(this);
+        for (const Job &job : jobs)
+            dispatch(job);
+    }
     if (m_mayHaveWork && acceptsWork() && wantsMore())
         scheduleClaim();
 }
