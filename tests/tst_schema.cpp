@@ -221,6 +221,24 @@ void TestSchema::migrateFromVersion1()
     for (const QString &definition : dashboardIndexDefinitions(direct))
         QVERIFY2(!definition.contains(u"locked"_s), qPrintable(definition));
 
+    // A monitor reads the older table as it is, locked rows too, and changes nothing.
+    {
+        StoreOptions readOnly;
+        readOnly.readOnly = true;
+        OJ_ASSIGN(monitor, openStore(url, readOnly, false));
+        OJ_VERIFY_OK(monitor->checkSchema());
+        OJ_ASSIGN(seen, monitor->list({}, PageRequest {}));
+        QCOMPARE(idsOf(seen.jobs), idsOf(before.jobs));
+        OJ_ASSIGN(lockedSeen, monitor->count(statusFilter({ JobStatus::Locked })));
+        QCOMPARE(lockedSeen, 1);
+        QCOMPARE(direct.value(u"select version from %1"_s.arg(VersionTable)), u"1"_s);
+        // Older than that it cannot read.
+        QVERIFY2(direct.exec(u"update %1 set version = 0"_s.arg(VersionTable), nullptr, &error),
+                 qPrintable(error));
+        OJ_VERIFY_ERROR(monitor->checkSchema(), ErrorCode::SchemaMissing);
+        QVERIFY2(direct.exec(u"update %1 set version = 1"_s.arg(VersionTable), nullptr, &error),
+                 qPrintable(error));
+    }
     OJ_ASSIGN(old, openStore(url, {}, false));
     const auto refused = old->checkSchema();
     QVERIFY(!refused.ok());

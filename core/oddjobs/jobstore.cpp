@@ -611,7 +611,7 @@ Result<int> JobStore::migrate()
 
 Result<void> JobStore::checkSchema()
 {
-    return Internal::checkSchema(*d->conn, m_options.table);
+    return Internal::checkSchema(*d->conn, m_options.table, m_options.readOnly);
 }
 
 // --- enqueue ---------------------------------------------------------------------------------

@@ -22,6 +22,9 @@ struct OJ_CORE_EXPORT StoreOptions
 
 // The schema this release writes. A database at a higher version is refused.
 inline constexpr int CurrentSchemaVersion = 2;
+// A read-only store (monitor mode) also reads a table this old: versions since differ only
+// in indexes, so a dashboard can watch workers of an older release without migrating.
+inline constexpr int OldestReadableSchemaVersion = 1;
 
 struct OJ_CORE_EXPORT SchemaStatus
 {
@@ -62,7 +65,8 @@ public:
     // Creates the table or brings it (also an odd-jobs table) up to CurrentSchemaVersion.
     // Returns the version the database was at before.
     Result<int> migrate();
-    // Succeeds when the table exists at exactly CurrentSchemaVersion.
+    // Succeeds when the table exists at exactly CurrentSchemaVersion (a read-only store: at
+    // OldestReadableSchemaVersion up to CurrentSchemaVersion).
     Result<void> checkSchema();
 
     // --- enqueue ---

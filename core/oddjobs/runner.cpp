@@ -1238,8 +1238,9 @@ void RunnerCore::handOver()
     }
     m_toHandOver.clear();
     for (int i = 0; i < start; ++i) {
-        tsanHandOver(&poolHandOver);
-        m_pool->start(new HandlerTaker(m_handlerQueue, m_mailbox));
+        auto *taker = new HandlerTaker(m_handlerQueue, m_mailbox);
+        tsanHandOver(&poolHandOver); // after the taker is written
+        m_pool->start(taker);
     }
 }
 

@@ -311,14 +311,15 @@ Result<SchemaStatus> readSchemaStatus(Connection &c, const TableName &table)
     return status;
 }
 
-Result<void> checkSchema(Connection &c, const TableName &table)
+Result<void> checkSchema(Connection &c, const TableName &table, bool readOnly)
 {
     auto status = readSchemaStatus(c, table);
     if (!status)
         return status.error();
     if (status->version > CurrentSchemaVersion)
         return tooNew(table, status->version);
-    if (!status->tableExists || status->version < CurrentSchemaVersion) {
+    const int oldest = readOnly ? OldestReadableSchemaVersion : CurrentSchemaVersion;
+    if (!status->tableExists || status->version < oldest) {
         return makeError(
             ErrorCode::SchemaMissing,
             status->tableExists

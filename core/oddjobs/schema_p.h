@@ -12,7 +12,8 @@ QString versionTable(const TableName &table);
 
 Result<SchemaStatus> readSchemaStatus(Connection &connection, const TableName &table);
 Result<int> migrate(Connection &connection, const TableName &table);
-Result<void> checkSchema(Connection &connection, const TableName &table);
+// A read-only store also accepts a table as old as OldestReadableSchemaVersion.
+Result<void> checkSchema(Connection &connection, const TableName &table, bool readOnly);
 
 // SQL for the current time in the backend's representation: timestamptz on PostgreSQL,
 // integer microseconds since the epoch on SQLite (millisecond resolution).
