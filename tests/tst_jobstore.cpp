@@ -1288,6 +1288,27 @@ void TestJobStore::countAndEstimate()
     QCOMPARE(workerCount, 3);
     OJ_ASSIGN(listedLocked, store->list(statusFilter({ JobStatus::Locked }), pageOf(10)));
     QCOMPARE(listedLocked.jobs.size(), 3);
+    // A worker and statuses a held job cannot have: nothing matches (only locked rows have a
+    // worker), and nothing is changed.
+    JobFilter workerNotLocked = statusFilter({ JobStatus::Cancelled });
+    workerNotLocked.workers = { W1 };
+    OJ_ASSIGN(noneListed, store->list(workerNotLocked, pageOf(10)));
+    QVERIFY(noneListed.jobs.isEmpty());
+    QVERIFY(!noneListed.hasMore);
+    OJ_ASSIGN(noneCounted, store->count(workerNotLocked));
+    QCOMPARE(noneCounted, 0);
+    OJ_ASSIGN(noneEstimated, store->estimateCount(workerNotLocked));
+    QCOMPARE(noneEstimated, 0);
+    OJ_ASSIGN(noneCancelled, store->cancel(workerNotLocked));
+    QCOMPARE(noneCancelled, 0);
+    OJ_ASSIGN(noneRemoved, store->remove(workerNotLocked));
+    QCOMPARE(noneRemoved, 0);
+    JobFilter workerAndStatuses = statusFilter({ JobStatus::Cancelled, JobStatus::Locked });
+    workerAndStatuses.workers = { W1 };
+    OJ_ASSIGN(heldCount, store->count(workerAndStatuses));
+    QCOMPARE(heldCount, 3);
+    OJ_ASSIGN(stillAll, store->count());
+    QCOMPARE(stillAll, 30);
 
     OJ_ASSIGN(estimate, store->estimateCount());
     OJ_ASSIGN(estimateCancelled, store->estimateCount(statusFilter({ JobStatus::Cancelled })));
@@ -1493,6 +1514,17 @@ void TestJobStore::jobTypesAndQueues()
     QCOMPARE(sorted(types), (QStringList { u"Alpha"_s, u"Beta"_s, u"Gamma"_s }));
     OJ_ASSIGN(queues, store->queues());
     QCOMPARE(sorted(queues), (QStringList { u"default"_s, u"q1"_s, u"q2"_s }));
+
+    // A type whose only job runs is listed too (locked rows are outside the type index), once.
+    OJ_VERIFY_OK(store->enqueue(tagged(u"Delta"_s)));
+    ClaimRequest delta;
+    delta.worker = W1;
+    delta.types = { u"Delta"_s, u"Alpha"_s };
+    delta.limit = 10;
+    OJ_ASSIGN(claimed, store->claim(delta));
+    QCOMPARE(claimed.size(), 3);
+    OJ_ASSIGN(withRunning, store->jobTypes());
+    QCOMPARE(withRunning, (QStringList { u"Alpha"_s, u"Beta"_s, u"Delta"_s, u"Gamma"_s }));
 }
 
 void TestJobStore::databaseNow()

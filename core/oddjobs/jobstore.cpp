@@ -137,9 +137,9 @@ QString inList(bool pg, const QString &column, const QString &type = u"text"_s)
 
 // "Still locked by this worker", for statements that also pick rows by id. The table's
 // locking check makes locked_by non-null exactly while status is 'locked', so PostgreSQL is
-// not told about the status: a status condition lets its planner walk the status index, whose
-// entries for 'locked' include every claim since the last vacuum (tens of milliseconds after a
-// few thousand jobs), where the primary key finds the rows in microseconds.
+// not told about the status: a status condition lets its planner walk the lock index, whose
+// entries include every claim since the last vacuum (tens of milliseconds after a few
+// thousand jobs), where the primary key finds the rows in microseconds.
 QString heldBy(bool pg)
 {
     return pg ? u"locked_by = ?"_s : u"status = 'locked' AND locked_by = ?"_s;
@@ -211,6 +211,19 @@ QStringList statusParts(const JobFilter &f)
     if (locked)
         parts << u"status = 'locked'"_s;
     return parts;
+}
+
+// The ids of the rows `where` matches, each part of statusParts() read through its indexes;
+// binds for it are `where.binds` once per part. Empty when no part can match.
+QString matchingIds(const QString &table, const Where &where, const QStringList &parts,
+                    QVariantList *binds)
+{
+    QStringList selects;
+    for (const QString &part : parts) {
+        selects << u"SELECT id FROM %1 WHERE %2 AND %3"_s.arg(table, where.sql(), part);
+        *binds += where.binds;
+    }
+    return selects.join(u" UNION ALL "_s);
 }
 
 bool isReasonableTime(const QDateTime &time)
@@ -811,6 +824,8 @@ Result<JobPage> JobStore::list(const JobFilter &filter, const PageRequest &page)
     const QString limit = QString::number(page.limit + 1);
     const QString T = m_options.table.quoted();
     const QStringList parts = statusParts(filter);
+    if (parts.isEmpty())
+        return JobPage {}; // e.g. a worker (only locked rows have one) and no locked status
     QString sql;
     QVariantList binds;
     if (parts.size() == 1) {
@@ -870,9 +885,12 @@ Result<qint64> JobStore::count(const JobFilter &filter)
     auto where = buildWhere(d->pg(), filter);
     if (!where)
         return where.error();
+    const QStringList parts = statusParts(filter);
+    if (parts.isEmpty())
+        return qint64(0);
     QStringList counts;
     QVariantList binds;
-    for (const QString &part : statusParts(filter)) {
+    for (const QString &part : parts) {
         counts << u"(SELECT count(*) FROM %1 WHERE %2 AND %3)"_s.arg(m_options.table.quoted(),
                                                                      where->sql(), part);
         binds += where->binds;
@@ -1071,11 +1089,10 @@ Result<QList<ThroughputBucket>> JobStore::throughput(int bucketSeconds, int buck
 }
 
 namespace {
-Result<QStringList> distinctValues(Connection &conn, const TableName &table, const QString &column,
-                                   const QString &context)
+// The first column of every row, as text.
+Result<QStringList> textColumn(Connection &conn, const QString &sql, const QString &context)
 {
-    auto q = conn.run(u"SELECT DISTINCT %1 FROM %2 ORDER BY 1"_s.arg(column, table.quoted()), {},
-                      context);
+    auto q = conn.run(sql, {}, context);
     if (!q)
         return q.error();
     QStringList out;
@@ -1088,12 +1105,19 @@ Result<QStringList> distinctValues(Connection &conn, const TableName &table, con
 
 Result<QStringList> JobStore::jobTypes()
 {
-    return distinctValues(*d->conn, m_options.table, u"job_type"_s, u"cannot list job types"_s);
+    // Through the type index for all but the locked rows (SQLite would otherwise compute the
+    // type of every row from its payload).
+    return textColumn(*d->conn,
+                      u"SELECT job_type FROM %1 WHERE status <> 'locked' UNION SELECT job_type "
+                      "FROM %1 WHERE status = 'locked' ORDER BY 1"_s.arg(m_options.table.quoted()),
+                      u"cannot list job types"_s);
 }
 
 Result<QStringList> JobStore::queues()
 {
-    return distinctValues(*d->conn, m_options.table, u"queue"_s, u"cannot list queues"_s);
+    return textColumn(*d->conn,
+                      u"SELECT DISTINCT queue FROM %1 ORDER BY 1"_s.arg(m_options.table.quoted()),
+                      u"cannot list queues"_s);
 }
 
 Result<QDateTime> JobStore::now()
@@ -1188,12 +1212,17 @@ Result<int> JobStore::cancel(const JobFilter &filter)
     auto where = buildWhere(pg, filter);
     if (!where)
         return where.error();
+    const QString T = m_options.table.quoted();
+    QVariantList binds;
+    const QString ids = matchingIds(T, *where, statusParts(filter), &binds);
+    if (ids.isEmpty())
+        return 0;
     const QString now = sqlNow(m_settings.backend);
     const QString sql
         = u"UPDATE %1 SET status = 'cancelled', locked_at = NULL, locked_by = NULL, "
-          "finished_at = %2, updated_at = %4 WHERE (%3) AND status IN ('queued', 'retry', "
-          "'locked')"_s.arg(m_options.table.quoted(), now, where->sql(), touched(pg));
-    auto q = d->conn->run(sql, where->binds, u"cannot cancel jobs"_s);
+          "finished_at = %2, updated_at = %4 WHERE id IN (%3) AND status IN ('queued', 'retry', "
+          "'locked')"_s.arg(T, now, ids, touched(pg));
+    auto q = d->conn->run(sql, binds, u"cannot cancel jobs"_s);
     if (!q)
         return q.error();
     const int n = (*q)->numRowsAffected();
@@ -1208,8 +1237,13 @@ Result<int> JobStore::remove(const JobFilter &filter)
     auto where = buildWhere(d->pg(), filter);
     if (!where)
         return where.error();
-    auto q = d->conn->run(u"DELETE FROM %1 WHERE %2"_s.arg(m_options.table.quoted(), where->sql()),
-                          where->binds, u"cannot delete jobs"_s);
+    const QString T = m_options.table.quoted();
+    QVariantList binds;
+    const QString ids = matchingIds(T, *where, statusParts(filter), &binds);
+    if (ids.isEmpty())
+        return 0;
+    auto q = d->conn->run(u"DELETE FROM %1 WHERE id IN (%2)"_s.arg(T, ids), binds,
+                          u"cannot delete jobs"_s);
     if (!q)
         return q.error();
     const int n = (*q)->numRowsAffected();

@@ -650,8 +650,8 @@ private:
     };
 
     // A job this runner holds: handed to the pool, and started once a pool thread takes it up
-    // (the pool's thread count is the concurrency; jobs beyond it wait in the pool's queue, so a
-    // thread that finishes one job takes the next without a round trip through this thread).
+    // (the pool's thread count is the concurrency; jobs beyond it wait in the HandlerQueue, so
+    // a thread that finishes one job takes the next without a round trip through this thread).
     struct Running
     {
         Job job;
@@ -719,7 +719,7 @@ private:
     bool acceptsWork() const { return m_state == Runner::State::Running && m_connected; }
 
     // Slots in use: the pool runs at most capacity() handlers, and held jobs beyond that wait
-    // in its queue. Counted when a job is handed over, so a dynamic concurrency predicate sees
+    // in the HandlerQueue. Counted when a job is handed over, so a dynamic concurrency predicate sees
     // a job it allowed at once, not only once a thread has taken it up.
     void countRunning() { runningCount = std::min(int(m_running.size()), capacity()); }
 
