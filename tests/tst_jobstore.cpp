@@ -89,6 +89,24 @@ QString sortKeyName(SortKey key)
     return {};
 }
 
+// A filter that matches no job: listing and counting find nothing, and no action changes any.
+void verifyMatchesNothing(JobStore &store, const JobFilter &filter)
+{
+    OJ_ASSIGN(listed, store.list(filter, pageOf(10)));
+    QVERIFY(listed.jobs.isEmpty());
+    QVERIFY(!listed.hasMore);
+    OJ_ASSIGN(counted, store.count(filter));
+    QCOMPARE(counted, 0);
+    OJ_ASSIGN(estimated, store.estimateCount(filter));
+    QCOMPARE(estimated, 0);
+    OJ_ASSIGN(ran, store.runNow(filter));
+    QCOMPARE(ran, 0);
+    OJ_ASSIGN(cancelled, store.cancel(filter));
+    QCOMPARE(cancelled, 0);
+    OJ_ASSIGN(removed, store.remove(filter));
+    QCOMPARE(removed, 0);
+}
+
 } // namespace
 
 class TestJobStore : public QObject
@@ -1292,17 +1310,7 @@ void TestJobStore::countAndEstimate()
     // worker), and nothing is changed.
     JobFilter workerNotLocked = statusFilter({ JobStatus::Cancelled });
     workerNotLocked.workers = { W1 };
-    OJ_ASSIGN(noneListed, store->list(workerNotLocked, pageOf(10)));
-    QVERIFY(noneListed.jobs.isEmpty());
-    QVERIFY(!noneListed.hasMore);
-    OJ_ASSIGN(noneCounted, store->count(workerNotLocked));
-    QCOMPARE(noneCounted, 0);
-    OJ_ASSIGN(noneEstimated, store->estimateCount(workerNotLocked));
-    QCOMPARE(noneEstimated, 0);
-    OJ_ASSIGN(noneCancelled, store->cancel(workerNotLocked));
-    QCOMPARE(noneCancelled, 0);
-    OJ_ASSIGN(noneRemoved, store->remove(workerNotLocked));
-    QCOMPARE(noneRemoved, 0);
+    OJ_CALL(verifyMatchesNothing(*store, workerNotLocked));
     JobFilter workerAndStatuses = statusFilter({ JobStatus::Cancelled, JobStatus::Locked });
     workerAndStatuses.workers = { W1 };
     OJ_ASSIGN(heldCount, store->count(workerAndStatuses));
@@ -1821,13 +1829,7 @@ void TestJobStore::emptyIdListMatchesNothing()
     Job failed;
     OJ_CALL(makeJob(*store, tagged(u"F"_s), JobStatus::Failed, &failed));
     OJ_VERIFY_OK(store->enqueueMany({ tagged(u"A"_s), tagged(u"B"_s) }));
-    const JobFilter none = JobFilter::byIds({});
-    OJ_ASSIGN(ran, store->runNow(none));
-    QCOMPARE(ran, 0);
-    OJ_ASSIGN(cancelled, store->cancel(none));
-    QCOMPARE(cancelled, 0);
-    OJ_ASSIGN(removed, store->remove(none));
-    QCOMPARE(removed, 0);
+    OJ_CALL(verifyMatchesNothing(*store, JobFilter::byIds({})));
     OJ_ASSIGN(count, store->count());
     QCOMPARE(count, 3);
     OJ_ASSIGN(queued, store->count(statusFilter({ JobStatus::Queued })));
