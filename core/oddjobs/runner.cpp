@@ -719,8 +719,8 @@ private:
     bool acceptsWork() const { return m_state == Runner::State::Running && m_connected; }
 
     // Slots in use: the pool runs at most capacity() handlers, and held jobs beyond that wait
-    // in the HandlerQueue. Counted when a job is handed over, so a dynamic concurrency predicate sees
-    // a job it allowed at once, not only once a thread has taken it up.
+    // in the HandlerQueue. Counted when a job is handed over, so a dynamic concurrency predicate
+    // sees a job it allowed at once, not only once a thread has taken it up.
     void countRunning() { runningCount = std::min(int(m_running.size()), capacity()); }
 
     void tuneConnection()
@@ -1121,11 +1121,14 @@ void RunnerCore::claimNow()
     m_claimScheduled = false;
     if (!acceptsWork() || !m_mayHaveWork)
         return;
-    // Outcomes first: they free rows and keep the batch small.
-    if (!m_pending.isEmpty())
+    // SQLite writes pending outcomes first, on the same connection. PostgreSQL's wait for
+    // their flush (at most completionFlushMs) on the writer's connection: written before the
+    // claim, each would put a commit of its own ahead of the claim's.
+    if (!m_writer && !m_pending.isEmpty()) {
         flush();
-    if (!acceptsWork())
-        return;
+        if (!acceptsWork())
+            return;
+    }
     ClaimRequest request;
     request.worker = m_worker;
     request.types = m_handlers.types();
@@ -1424,8 +1427,10 @@ JobOutcome RunnerCore::timeoutOutcome(const Running &r, const QString &note)
 void RunnerCore::queueOutcome(const Running &r, const JobOutcome &outcome, qint64 durationMs)
 {
     m_pending.append(Pending { outcome, r.job, durationMs });
-    // Nothing else running could join this batch within the flush delay: write it now.
-    if (m_running.isEmpty() && m_state == Runner::State::Running)
+    // Nothing else running could join this batch within the flush delay (on PostgreSQL: and
+    // no claim is coming whose jobs could): write it now.
+    if (m_running.isEmpty() && m_state == Runner::State::Running
+        && !(m_writer && m_mayHaveWork && acceptsWork()))
         flush();
     else
         scheduleFlush();
