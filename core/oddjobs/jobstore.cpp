@@ -193,11 +193,13 @@ struct Where
     QString sql() const { return clauses.isEmpty() ? u"TRUE"_s : clauses.join(u" AND "_s); }
 };
 
-// The dashboard's indexes leave locked rows out (schema version 2), so a listing or a count
-// reads the other rows through them and the few locked rows (at most the workers' slots)
-// through the lock index: each part of the filter that can match gets the clause that lets
-// the planner use those indexes.
-QStringList statusParts(const JobFilter &f)
+// The dashboard's indexes leave locked rows out (schema version 2), so a statement over a
+// filter reads the other rows through them and the few locked rows (the workers' slots and
+// prefetched jobs, and expired locks until rescued) through the lock index: one condition per
+// part of the filter that can match, each with the status clause that lets the planner use
+// those indexes, and `where.binds` once per part appended to `binds`. Empty when no part can
+// match (a worker filter, as only locked rows have a locked_by, without the locked status).
+QStringList partConditions(const JobFilter &f, const Where &where, QVariantList *binds)
 {
     const bool locked = f.statuses.isEmpty() || f.statuses.contains(JobStatus::Locked);
     // Only locked rows have a locked_by (the locking CHECK, odd-jobs' too).
@@ -205,24 +207,25 @@ QStringList statusParts(const JobFilter &f)
         && (f.statuses.isEmpty()
             || std::any_of(f.statuses.begin(), f.statuses.end(),
                            [](JobStatus s) { return s != JobStatus::Locked; }));
-    QStringList parts;
-    if (others)
-        parts << u"status <> 'locked'"_s;
-    if (locked)
-        parts << u"status = 'locked'"_s;
-    return parts;
+    QStringList conditions;
+    for (const auto &[wanted, part] : { std::pair { others, u"status <> 'locked'"_s },
+                                        std::pair { locked, u"status = 'locked'"_s } }) {
+        if (!wanted)
+            continue;
+        conditions << u"%1 AND %2"_s.arg(where.sql(), part);
+        *binds += where.binds;
+    }
+    return conditions;
 }
 
-// The ids of the rows `where` matches, each part of statusParts() read through its indexes;
-// binds for it are `where.binds` once per part. Empty when no part can match.
-QString matchingIds(const QString &table, const Where &where, const QStringList &parts,
+// The ids of the rows a filter matches, each part read through its indexes (partConditions());
+// empty when none can match.
+QString matchingIds(const QString &table, const JobFilter &f, const Where &where,
                     QVariantList *binds)
 {
     QStringList selects;
-    for (const QString &part : parts) {
-        selects << u"SELECT id FROM %1 WHERE %2 AND %3"_s.arg(table, where.sql(), part);
-        *binds += where.binds;
-    }
+    for (const QString &condition : partConditions(f, where, binds))
+        selects << u"SELECT id FROM %1 WHERE %2"_s.arg(table, condition);
     return selects.join(u" UNION ALL "_s);
 }
 
@@ -823,23 +826,21 @@ Result<JobPage> JobStore::list(const JobFilter &filter, const PageRequest &page)
         = page.sort == SortKey::Id ? u"id %1"_s.arg(dir) : u"%1 %2, id %2"_s.arg(col, dir);
     const QString limit = QString::number(page.limit + 1);
     const QString T = m_options.table.quoted();
-    const QStringList parts = statusParts(filter);
-    if (parts.isEmpty())
-        return JobPage {}; // e.g. a worker (only locked rows have one) and no locked status
-    QString sql;
     QVariantList binds;
-    if (parts.size() == 1) {
-        sql = u"SELECT %1 FROM %2 WHERE %3 AND %4 ORDER BY %5 LIMIT %6"_s.arg(
-            columns(pg), T, where->sql(), parts.first(), orderBy, limit);
-        binds = where->binds;
+    const QStringList conditions = partConditions(filter, *where, &binds);
+    if (conditions.isEmpty())
+        return JobPage {};
+    QString sql;
+    if (conditions.size() == 1) {
+        sql = u"SELECT %1 FROM %2 WHERE %3 ORDER BY %4 LIMIT %5"_s.arg(
+            columns(pg), T, conditions.first(), orderBy, limit);
     } else {
         // Each part takes its first page through its index; the page is the first of both.
         QStringList selects;
-        for (const QString &part : parts) {
-            selects << u"SELECT * FROM (SELECT * FROM %1 WHERE %2 AND %3 ORDER BY %4 LIMIT %5) "
-                       "p%6"_s.arg(T, where->sql(), part, orderBy, limit)
+        for (const QString &condition : conditions) {
+            selects << u"SELECT * FROM (SELECT * FROM %1 WHERE %2 ORDER BY %3 LIMIT %4) p%5"_s
+                           .arg(T, condition, orderBy, limit)
                            .arg(selects.size());
-            binds += where->binds;
         }
         sql = u"SELECT %1 FROM (%2) j ORDER BY %3 LIMIT %4"_s.arg(
             columns(pg, u"j"_s), selects.join(u" UNION ALL "_s), orderBy, limit);
@@ -885,16 +886,12 @@ Result<qint64> JobStore::count(const JobFilter &filter)
     auto where = buildWhere(d->pg(), filter);
     if (!where)
         return where.error();
-    const QStringList parts = statusParts(filter);
-    if (parts.isEmpty())
-        return qint64(0);
-    QStringList counts;
     QVariantList binds;
-    for (const QString &part : parts) {
-        counts << u"(SELECT count(*) FROM %1 WHERE %2 AND %3)"_s.arg(m_options.table.quoted(),
-                                                                     where->sql(), part);
-        binds += where->binds;
-    }
+    QStringList counts;
+    for (const QString &condition : partConditions(filter, *where, &binds))
+        counts << u"(SELECT count(*) FROM %1 WHERE %2)"_s.arg(m_options.table.quoted(), condition);
+    if (counts.isEmpty())
+        return qint64(0);
     auto q = d->conn->run(u"SELECT "_s + counts.join(u" + "_s), binds, u"cannot count jobs"_s);
     if (!q)
         return q.error();
@@ -1214,7 +1211,7 @@ Result<int> JobStore::cancel(const JobFilter &filter)
         return where.error();
     const QString T = m_options.table.quoted();
     QVariantList binds;
-    const QString ids = matchingIds(T, *where, statusParts(filter), &binds);
+    const QString ids = matchingIds(T, filter, *where, &binds);
     if (ids.isEmpty())
         return 0;
     const QString now = sqlNow(m_settings.backend);
@@ -1239,7 +1236,7 @@ Result<int> JobStore::remove(const JobFilter &filter)
         return where.error();
     const QString T = m_options.table.quoted();
     QVariantList binds;
-    const QString ids = matchingIds(T, *where, statusParts(filter), &binds);
+    const QString ids = matchingIds(T, filter, *where, &binds);
     if (ids.isEmpty())
         return 0;
     auto q = d->conn->run(u"DELETE FROM %1 WHERE id IN (%2)"_s.arg(T, ids), binds,

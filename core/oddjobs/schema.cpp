@@ -230,8 +230,9 @@ QStringList sqliteMigrationV1(const TableName &t)
 // Version 2: a claimed row leaves the dashboard's indexes. A claim and a completion cannot be
 // HOT updates (the status is indexed), so every row version gets an entry in every index whose
 // condition it meets; with `status <> 'locked'` a claim adds entries to the primary key and
-// the lock index only, instead of six. Locked rows are few (at most the workers' slots): the
-// listing reads them through the lock index and merges them in (JobStore::list, count).
+// the lock index only, instead of six. Locked rows are few (the workers' slots and prefetched
+// jobs): statements over a filter read them through the lock index (partConditions() in
+// jobstore.cpp).
 QStringList migrationV2(const TableName &t)
 {
     const QString T = t.quoted();
