@@ -741,28 +741,11 @@ private:
                         const QVariant &payload);
     void scheduleClaim();
     void claimNow();
-    // Hands a claimed job to the pool: at once, or with the others of a batch (HandOverBatch).
-    void dispatch(const Job &job);
+    // Hands claimed jobs to the pool, a batch in one hand-over.
+    void dispatch(const QList<Job> &jobs);
+    // Makes a job held (or defers it) and queues its handler for the next handOver().
+    void admit(const Job &job);
     void handOver();
-    // While one lives, dispatched jobs wait and go to the pool together when the last ends.
-    class HandOverBatch
-    {
-    public:
-        explicit HandOverBatch(RunnerCore *core)
-            : m_core(core)
-        {
-            ++m_core->m_handOverHeld;
-        }
-        ~HandOverBatch()
-        {
-            if (--m_core->m_handOverHeld == 0)
-                m_core->handOver();
-        }
-        Q_DISABLE_COPY_MOVE(HandOverBatch)
-
-    private:
-        RunnerCore *m_core;
-    };
     // Takes a job that no pool thread has started back from the pool: it will never run.
     static bool trySkip(Running &r)
     {
@@ -847,8 +830,7 @@ private:
     std::shared_ptr<Outbox> m_outbox;
     QThreadPool *m_pool = new QThreadPool; // see ~RunnerCore
     std::shared_ptr<HandlerQueue> m_handlerQueue = std::make_shared<HandlerQueue>();
-    std::vector<HandlerQueue::Entry> m_toHandOver; // dispatched, not handed to the pool yet
-    int m_handOverHeld = 0; // HandOverBatch objects alive
+    std::vector<HandlerQueue::Entry> m_toHandOver; // admitted, not handed to the pool yet
     std::unique_ptr<JobStore> m_store;
     StoreLane *m_writer = nullptr; // PostgreSQL: writes outcomes
     QList<StoreLane *> m_claimLanes; // PostgreSQL: claims beside the runner's own, opened on need
@@ -1148,7 +1130,7 @@ void RunnerCore::claimNow()
                 m_mayHaveWork = false;
                 return;
             }
-            dispatch(jobs->first());
+            dispatch({ jobs->first() });
         }
         return;
     }
@@ -1181,16 +1163,19 @@ void RunnerCore::claimNow()
     }
     noteClaimed(epoch, jobs->size(), request.limit, last);
     m_mayHaveWork = jobs->size() == request.limit;
-    {
-        HandOverBatch together(this);
-        for (const Job &job : std::as_const(*jobs))
-            dispatch(job);
-    }
+    dispatch(*jobs);
     if (m_mayHaveWork && wantsMore())
         scheduleClaim();
 }
 
-void RunnerCore::dispatch(const Job &job)
+void RunnerCore::dispatch(const QList<Job> &jobs)
+{
+    for (const Job &job : jobs)
+        admit(job);
+    handOver();
+}
+
+void RunnerCore::admit(const Job &job)
 {
     if (m_running.contains(job.id)) {
         m_deferred.insert(job.id, job);
@@ -1218,8 +1203,6 @@ void RunnerCore::dispatch(const Job &job)
         m_heartbeatTimer.start();
 
     m_toHandOver.push_back({ handler, r.control });
-    if (m_handOverHeld == 0)
-        handOver();
 }
 
 void RunnerCore::handOver()
@@ -1396,7 +1379,7 @@ void RunnerCore::onHandlerFinished(qint64 id, const HandlerResult &result, qint6
         d != m_deferred.cend() && m_state == Runner::State::Running) {
         const Job next = *d;
         m_deferred.erase(d);
-        dispatch(next);
+        dispatch({ next });
     }
     if (m_state == Runner::State::Draining || m_state == Runner::State::Stopping)
         maybeFinish();
@@ -1510,15 +1493,16 @@ void RunnerCore::onWritten(const Result<void> &result, bool ran,
         handleStoreError(result.error(), u"write outcomes"_s); // kept in m_pending
     else
         recordWritten(count, written);
-    // Claimed again before this reply came (see dispatch()).
+    // Claimed again before this reply came (see admit()).
     if (m_state == Runner::State::Running) {
-        const QList<Job> waiting = m_deferred.values();
-        for (const Job &job : waiting) {
+        QList<Job> ready;
+        for (const Job &job : m_deferred.values()) {
             if (!m_running.contains(job.id)) {
                 m_deferred.remove(job.id);
-                dispatch(job);
+                ready << job;
             }
         }
+        dispatch(ready);
     }
     if (m_state == Runner::State::Draining || m_state == Runner::State::Stopping) {
         maybeFinish();
@@ -1654,11 +1638,7 @@ void RunnerCore::onLaneClaimed(int limit, quint64 generation, quint64 epoch,
     noteClaimed(epoch, jobs.size(), limit, last);
     if (jobs.size() < limit && generation == m_workGeneration)
         m_mayHaveWork = false; // unless something new came since the claim was sent
-    {
-        HandOverBatch together(this);
-        for (const Job &job : jobs)
-            dispatch(job);
-    }
+    dispatch(jobs);
     if (m_mayHaveWork && acceptsWork() && wantsMore())
         scheduleClaim();
 }
