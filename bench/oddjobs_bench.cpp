@@ -16,6 +16,7 @@
 #include <QCommandLineParser>
 #include <QCoreApplication>
 #include <QDateTime>
+#include <QDir>
 #include <QElapsedTimer>
 #include <QEventLoop>
 #include <QFile>
@@ -35,6 +36,8 @@
 #include <chrono>
 #include <cstdio>
 #include <functional>
+#include <sys/resource.h>
+#include <unistd.h>
 
 using namespace Qt::StringLiterals;
 using namespace OddJobs;
@@ -137,10 +140,84 @@ void fill(JobStore &store, int n, const QString &type = u"bench.noop"_s)
     }
 }
 
+// CPU over a drain, as the peer harness counts it: the whole machine's busy share of all
+// cores (/proc/stat), this process and every process named "postgres" (server and backends)
+// in seconds of one core. Says who bounded a drain on a shared box.
+struct CpuSnapshot
+{
+    qint64 busyTicks = 0;
+    qint64 allTicks = 0;
+    qint64 postgresTicks = 0;
+    double selfSeconds = 0;
+};
+
+qint64 postgresTicks()
+{
+    qint64 ticks = 0;
+    const QDir proc(u"/proc"_s);
+    for (const QString &pid : proc.entryList(QDir::Dirs | QDir::NoDotAndDotDot)) {
+        if (!pid.front().isDigit())
+            continue;
+        QFile file(u"/proc/%1/stat"_s.arg(pid));
+        if (!file.open(QIODevice::ReadOnly))
+            continue; // gone meanwhile
+        const QByteArray stat = file.readAll();
+        const qsizetype open = stat.indexOf('('), close = stat.lastIndexOf(')');
+        if (open < 0 || close < open || stat.mid(open + 1, close - open - 1) != "postgres")
+            continue;
+        // After "pid (comm) ": state is field 3; utime and stime are fields 14 and 15.
+        const QList<QByteArray> fields = stat.mid(close + 2).split(' ');
+        if (fields.size() > 12)
+            ticks += fields.at(11).toLongLong() + fields.at(12).toLongLong();
+    }
+    return ticks;
+}
+
+CpuSnapshot cpuSnapshot()
+{
+    CpuSnapshot s;
+    QFile stat(u"/proc/stat"_s);
+    if (stat.open(QIODevice::ReadOnly)) {
+        // cpu user nice system idle iowait irq softirq steal
+        const QList<QByteArray> f = stat.readLine().simplified().split(' ');
+        if (f.size() > 8) {
+            s.busyTicks = f.at(1).toLongLong() + f.at(2).toLongLong() + f.at(3).toLongLong()
+                + f.at(6).toLongLong() + f.at(7).toLongLong();
+            s.allTicks
+                = s.busyTicks + f.at(4).toLongLong() + f.at(5).toLongLong() + f.at(8).toLongLong();
+        }
+    }
+    s.postgresTicks = postgresTicks();
+    rusage self {};
+    if (getrusage(RUSAGE_SELF, &self) == 0)
+        s.selfSeconds = double(self.ru_utime.tv_sec + self.ru_stime.tv_sec)
+            + double(self.ru_utime.tv_usec + self.ru_stime.tv_usec) / 1e6;
+    return s;
+}
+
+// Shares of one core over `seconds`, and CPU microseconds per job.
+QJsonObject cpuSince(const CpuSnapshot &a, const CpuSnapshot &b, double seconds, int jobs)
+{
+    const double hz = double(sysconf(_SC_CLK_TCK));
+    const double selfS = b.selfSeconds - a.selfSeconds;
+    const double pgS = double(b.postgresTicks - a.postgresTicks) / hz;
+    const qint64 all = std::max<qint64>(1, b.allTicks - a.allTicks);
+    QJsonObject cpu { { u"machine_busy_pct"_s,
+                        std::round(1000.0 * double(b.busyTicks - a.busyTicks) / double(all)) / 10 },
+                      { u"oddjobs_pct_of_core"_s, std::round(1000.0 * selfS / seconds) / 10 },
+                      { u"postgres_pct_of_core"_s, std::round(1000.0 * pgS / seconds) / 10 } };
+    if (jobs > 0) {
+        cpu.insert(u"oddjobs_us_per_job"_s, round3(selfS * 1e6 / jobs));
+        cpu.insert(u"postgres_us_per_job"_s, round3(pgS * 1e6 / jobs));
+    }
+    return cpu;
+}
+
 struct DrainResult
 {
     double seconds = 0;
     int completed = 0;
+    QJsonObject cpu;
 };
 
 // Removes succeeded jobs instead of keeping them as history (RunnerConfig::deleteSuccessfulJobs),
@@ -220,10 +297,12 @@ DrainResult drain(const Target &target, int n, int concurrency, int batch,
     } else {
         clock.start();
     }
+    const CpuSnapshot cpuBefore = cpuSnapshot();
     if (capped)
         cap.start(120000);
     loop.exec();
-    DrainResult r { clock.nsecsElapsed() / 1e9, done.load() };
+    DrainResult r { clock.nsecsElapsed() / 1e9, done.load(), {} };
+    r.cpu = cpuSince(cpuBefore, cpuSnapshot(), r.seconds, r.completed);
     runner.stopNow();
     runner.waitForStopped(30000);
     return r;
@@ -258,7 +337,8 @@ void benchThroughput(const Target &target, JobStore &store, int n, const QList<i
                                { u"completed"_s, r.completed },
                                { u"seconds"_s, round3(r.seconds) },
                                { u"jobs_per_s"_s, std::round(r.completed / r.seconds) },
-                               { u"capped"_s, r.completed < n } };
+                               { u"capped"_s, r.completed < n },
+                               { u"cpu"_s, r.cpu } };
             if (before && after && r.completed > 0) {
                 line.insert(u"commits_per_job"_s,
                             round3(double(after->commits - before->commits) / r.completed));
@@ -383,7 +463,7 @@ void benchClaimDepth(const Target &target, JobStore &store, const QList<qint64> 
         request.types = { u"bench.noop"_s };
         request.limit = 50;
         // Claims as the runner's claiming connections make them.
-        if (auto tuned = store.tuneForRunner(true); !tuned)
+        if (auto tuned = store.tuneForRunner(true, request.worker); !tuned)
             fail(u"tune"_s, tuned.error());
         // Consume at most half of the queue, so the depth stays what it says.
         const int rounds = int(std::clamp<qint64>(depth / 100, 5, 200));

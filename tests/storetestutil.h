@@ -14,6 +14,7 @@
 #include <QJsonObject>
 #include <QRegularExpression>
 #include <QSqlDatabase>
+#include <QSqlDriver>
 #include <QSqlError>
 #include <QSqlQuery>
 #include <QSqlRecord>
@@ -418,6 +419,46 @@ public:
 private:
     QString m_name;
     QSqlDatabase m_db;
+};
+
+// Counts notifications on one channel of a LISTENing connection the test owns.
+class Listener
+{
+public:
+    Listener(const QString &url, const QString &channel)
+        : m_connection(url)
+        , m_channel(channel)
+    {
+        QSqlDriver *driver = m_connection.db().driver();
+        if (!m_connection.db().isOpen() || !driver)
+            return;
+        QObject::connect(
+            driver, &QSqlDriver::notification, &m_context,
+            [this](const QString &name, QSqlDriver::NotificationSource, const QVariant &payload) {
+                if (name == m_channel)
+                    m_payloads << payload.toString();
+            });
+        m_subscribed = driver->subscribeToNotification(channel);
+    }
+    ~Listener()
+    {
+        if (m_subscribed)
+            m_connection.db().driver()->unsubscribeFromNotification(m_channel);
+    }
+
+    bool isSubscribed() const { return m_subscribed; }
+    int count() const { return int(m_payloads.size()); }
+    QStringList payloads() const { return m_payloads; }
+    void reset() { m_payloads.clear(); }
+    // Lets notifications arrive: long enough for any late duplicate to show up.
+    static void settle() { QTest::qWait(500); }
+
+private:
+    OwnConnection m_connection;
+    QString m_channel;
+    QObject m_context;
+    QStringList m_payloads;
+    bool m_subscribed = false;
 };
 
 // ---------------------------------------------------------------------------------------

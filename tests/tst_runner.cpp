@@ -9,6 +9,7 @@
 #include <QMutex>
 #include <QRegularExpression>
 #include <QSignalSpy>
+#include <QSqlDriver>
 #include <QSqlError>
 #include <QSqlQuery>
 #include <QTest>
@@ -272,6 +273,7 @@ private slots:
     void timeoutIgnoredByHandler();
     void cancelRunningJob_data() { backendData(); }
     void cancelRunningJob();
+    void deletingOwnJobsNotifiesNobody();
 
     // shutdown
     void gracefulShutdown_data() { backendData(); }
@@ -778,6 +780,60 @@ void TestRunner::cancelRunningJob()
     QVERIFY2(row.lockedBy.isEmpty(), qPrintable(describe(row)));
     QCOMPARE(countEvents(spy, u"succeeded"_s, id), 0);
     QCOMPARE(countEvents(spy, u"failed"_s, id) + countEvents(spy, u"permanentlyFailed"_s, id), 0);
+}
+
+// A worker that deletes the jobs it finished (deleteSuccessfulJobs) notifies nobody: the delete
+// trigger (schema version 3) skips deletes by the job's own worker, whose connections name it.
+// It used to send a notification per succeeded job, each read by every listening worker. A
+// running job deleted by anyone else still reaches its worker, which stops the handler.
+void TestRunner::deletingOwnJobsNotifiesNobody()
+{
+    ODDJOBS_FRESH_URL(u"postgresql"_s, url);
+    RT_ASSIGN(store, openStore(url));
+    RT_ASSIGN(listening, openStore(url));
+    QStringList cancels;
+    QObject context;
+    QSqlDriver *driver = listening->database().driver();
+    QObject::connect(
+        driver, &QSqlDriver::notification, &context,
+        [&cancels](const QString &, QSqlDriver::NotificationSource, const QVariant &payload) {
+            if (payload.toString().contains(u"cancel"_s))
+                cancels << payload.toString();
+        });
+    QVERIFY(driver->subscribeToNotification(store->options().table.notificationChannel()));
+
+    auto rec = std::make_shared<Recorder>();
+    HandlerRegistry handlers;
+    handlers.add(u"long"_s, napping(rec, 10000));
+    handlers.add(u"quick"_s, napping(rec, 0));
+    RunnerConfig config = testConfig(url);
+    config.deleteSuccessfulJobs = true;
+    config.pollIntervalMs = 60000;
+    Runner runner(config, handlers);
+    RunnerEvents ev(&runner);
+    QSignalSpy spy(&ev, &RunnerEvents::event);
+    runner.start();
+    QTRY_COMPARE_WITH_TIMEOUT(runner.state(), Runner::State::Running, scaled(10000));
+
+    QList<NewJob> quick;
+    for (int i = 0; i < 200; ++i)
+        quick << jobOf(u"quick"_s);
+    RT_ASSIGN(ids, store->enqueueMany(quick));
+    QTRY_COMPARE_WITH_TIMEOUT(countEvents(spy, u"succeeded"_s), 200, scaled(20000));
+    RT_ASSIGN(left, store->count({}));
+    QCOMPARE(left, 0);
+    QTest::qWait(500); // a late notification would arrive meanwhile
+    QVERIFY2(cancels.isEmpty(), qPrintable(cancels.join(u'\n')));
+
+    RT_ASSIGN(enqueued, store->enqueue(jobOf(u"long"_s)));
+    QTRY_COMPARE_WITH_TIMEOUT(rec->running(), 1, scaled(5000));
+    RT_ASSIGN(removed, store->remove(JobFilter::byIds({ enqueued.id })));
+    QCOMPARE(removed, 1);
+    QTRY_COMPARE_WITH_TIMEOUT(cancels.size(), 1, scaled(5000));
+    QVERIFY2(cancels.first().contains(QString::number(enqueued.id)), qPrintable(cancels.first()));
+    QTRY_COMPARE_WITH_TIMEOUT(rec->running(), 0, scaled(2000));
+    QVERIFY(rec->executionsOf(enqueued.id).at(0).sleepInterrupted);
+    QCOMPARE(countEvents(spy, u"succeeded"_s, enqueued.id), 0);
 }
 
 // --- shutdown --------------------------------------------------------------------------------
@@ -1365,7 +1421,7 @@ void TestRunner::runnerPlansFollowTheTable()
     ODDJOBS_FRESH_URL(u"postgresql"_s, url);
     RT_ASSIGN(store, openStore(url));
     RT_ASSIGN(filler, openStore(url));
-    RT_VERIFY_OK(store->tuneForRunner(true));
+    RT_VERIFY_OK(store->tuneForRunner(true, u"plans-test"_s));
     const QString table = store->options().table.quoted();
     QSqlQuery q(store->database());
     QVERIFY2(q.exec(u"ANALYZE %1"_s.arg(table)), qPrintable(q.lastError().text()));

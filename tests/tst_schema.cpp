@@ -68,46 +68,6 @@ insert into jobs (status, payload, attempts, run_at, locked_at, locked_by, last_
 delete from jobs where id = 6;
 )sql"_s;
 
-// Counts notifications on one channel of a LISTENing connection the test owns.
-class Listener
-{
-public:
-    Listener(const QString &url, const QString &channel)
-        : m_connection(url)
-        , m_channel(channel)
-    {
-        QSqlDriver *driver = m_connection.db().driver();
-        if (!m_connection.db().isOpen() || !driver)
-            return;
-        QObject::connect(
-            driver, &QSqlDriver::notification, &m_context,
-            [this](const QString &name, QSqlDriver::NotificationSource, const QVariant &payload) {
-                if (name == m_channel)
-                    m_payloads << payload.toString();
-            });
-        m_subscribed = driver->subscribeToNotification(channel);
-    }
-    ~Listener()
-    {
-        if (m_subscribed)
-            m_connection.db().driver()->unsubscribeFromNotification(m_channel);
-    }
-
-    bool isSubscribed() const { return m_subscribed; }
-    int count() const { return int(m_payloads.size()); }
-    QStringList payloads() const { return m_payloads; }
-    void reset() { m_payloads.clear(); }
-    // Lets notifications arrive: long enough for any late duplicate to show up.
-    static void settle() { QTest::qWait(500); }
-
-private:
-    OwnConnection m_connection;
-    QString m_channel;
-    QObject m_context;
-    QStringList m_payloads;
-    bool m_subscribed = false;
-};
-
 } // namespace
 
 class TestSchema : public QObject
@@ -120,6 +80,7 @@ private slots:
     void migrateFresh();
     void migrateFromVersion1_data() { backendData(); }
     void migrateFromVersion1();
+    void migrateFromVersion2();
     void schemaTooNew_data() { backendData(); }
     void schemaTooNew();
     void customTableNames_data() { backendData(); }
@@ -192,9 +153,9 @@ QStringList dashboardIndexDefinitions(const DirectSql &direct)
     return output.split(u'\n', Qt::SkipEmptyParts);
 }
 
-// A table at schema version 2 of this release, taken back to version 1's dashboard indexes
-// (over every row) and migrated again: its rows stay as they were, the indexes leave locked
-// rows out, and a store at version 1 is refused until then.
+// A table of this release, taken back to version 1's dashboard indexes (over every row) and
+// migrated again: its rows stay as they were, the indexes leave locked rows out, and a store
+// at version 1 is refused until then.
 void TestSchema::migrateFromVersion1()
 {
     QFETCH(QString, backend);
@@ -243,13 +204,15 @@ void TestSchema::migrateFromVersion1()
     const auto refused = old->checkSchema();
     QVERIFY(!refused.ok());
     QCOMPARE(refused.error().code, ErrorCode::SchemaMissing);
-    QVERIFY2(refused.error().message.contains(u"version 1 and needs migrating to 2"_s),
+    QVERIFY2(refused.error().message.contains(
+                 u"version 1 and needs migrating to %1"_s.arg(CurrentSchemaVersion)),
              qPrintable(refused.error().message));
 
     OJ_ASSIGN(previous, old->migrate());
     QCOMPARE(previous, 1);
     OJ_VERIFY_OK(old->checkSchema());
-    QCOMPARE(direct.value(u"select version from %1"_s.arg(VersionTable)), u"2"_s);
+    QCOMPARE(direct.value(u"select version from %1"_s.arg(VersionTable)),
+             QString::number(CurrentSchemaVersion));
     const QStringList definitions = dashboardIndexDefinitions(direct);
     QCOMPARE(definitions.size(), 4);
     for (const QString &definition : definitions) {
@@ -265,6 +228,72 @@ void TestSchema::migrateFromVersion1()
     QCOMPARE(rest.size(), 2);
     OJ_ASSIGN(locked, old->count(statusFilter({ JobStatus::Locked })));
     QCOMPARE(locked, 3);
+}
+
+// A PostgreSQL table taken back to version 2's delete trigger, which notified every delete of a
+// running job, also a worker's delete of the job it had just finished. Migrated, the trigger
+// leaves out deletes by the job's own worker (named by JobStore::tuneForRunner), and still
+// notifies deletes by anyone else.
+void TestSchema::migrateFromVersion2()
+{
+    OJ_FRESH_STORE(store, url, u"postgresql"_s);
+    const DirectSql direct(url);
+    QString error;
+    const QString trigger = u"select pg_get_triggerdef(oid) from pg_trigger where tgname = "
+                            "'jobs_notify_delete'"_s;
+    QVERIFY2(direct.exec(u"drop trigger jobs_notify_delete on jobs"_s, nullptr, &error),
+             qPrintable(error));
+    QVERIFY2(direct.exec(u"create trigger jobs_notify_delete after delete on jobs for each row "
+                         "when (old.status = 'locked') execute function jobs_notify_cancel()"_s,
+                         nullptr, &error),
+             qPrintable(error));
+    QVERIFY2(direct.exec(u"update %1 set version = 2"_s.arg(VersionTable), nullptr, &error),
+             qPrintable(error));
+
+    StoreOptions readOnly;
+    readOnly.readOnly = true;
+    OJ_ASSIGN(monitor, openStore(url, readOnly, false));
+    OJ_VERIFY_OK(monitor->checkSchema());
+    OJ_ASSIGN(old, openStore(url, {}, false));
+    const auto refused = old->checkSchema();
+    QVERIFY(!refused.ok());
+    QVERIFY2(refused.error().message.contains(
+                 u"version 2 and needs migrating to %1"_s.arg(CurrentSchemaVersion)),
+             qPrintable(refused.error().message));
+    QVERIFY2(!direct.value(trigger).contains(u"current_setting"_s),
+             qPrintable(direct.value(trigger)));
+
+    OJ_ASSIGN(previous, old->migrate());
+    QCOMPARE(previous, 2);
+    OJ_VERIFY_OK(old->checkSchema());
+    QVERIFY2(direct.value(trigger).contains(u"current_setting('oddjobs.worker'"_s),
+             qPrintable(direct.value(trigger)));
+
+    // The worker's own delete of its job: nothing; the same delete by another session: one.
+    Listener listener(url, TableName().notificationChannel());
+    QVERIFY(listener.isSubscribed());
+    OJ_ASSIGN(ids, old->enqueueMany({ tagged(u"A"_s, 1), tagged(u"B"_s, 2) }));
+    OJ_ASSIGN(claimed, old->claim(claimAny(W1, 2)));
+    QCOMPARE(claimed.size(), 2);
+    Listener::settle();
+    listener.reset(); // the enqueue's
+    OJ_ASSIGN(worker, openStore(url));
+    OJ_VERIFY_OK(worker->tuneForRunner(false, W1));
+    JobOutcome done;
+    done.id = claimed.first().id;
+    done.success = true;
+    done.deleteOnSuccess = true;
+    OJ_ASSIGN(written, worker->complete(W1, { done }, 1));
+    QCOMPARE(written.size(), 1);
+    Listener::settle();
+    QCOMPARE(listener.count(), 0);
+    OJ_ASSIGN(removed, old->remove(JobFilter::byIds({ claimed.last().id })));
+    QCOMPARE(removed, 1);
+    QTRY_VERIFY_WITH_TIMEOUT(listener.count() >= 1, 10000);
+    Listener::settle();
+    QCOMPARE(listener.count(), 1);
+    QVERIFY2(listener.payloads().first().contains(QString::number(claimed.last().id)),
+             qPrintable(listener.payloads().first()));
 }
 
 void TestSchema::schemaTooNew()

@@ -1578,8 +1578,10 @@ Result<QList<qint64>> JobStore::stillHeld(const QString &worker, const QList<qin
 // spent ~8 ms compiling itself. A claim must walk the claim index in its order and stop after
 // LIMIT rows; with statistics that say the queue is short the planner may prefer a bitmap scan
 // that sorts every runnable row, whose cost grows with the queue, so sorts are priced out on
-// claiming connections (they still run where nothing else can).
-Result<void> JobStore::tuneForRunner(bool claiming)
+// claiming connections (they still run where nothing else can). The worker's name in the
+// session lets the delete trigger (schema version 3) tell the worker's own deletes of the jobs
+// it finished from deletes of its running jobs by anyone else.
+Result<void> JobStore::tuneForRunner(bool claiming, const QString &worker)
 {
     if (!d->pg())
         return {};
@@ -1588,6 +1590,13 @@ Result<void> JobStore::tuneForRunner(bool claiming)
         + (claiming ? u", set_config('enable_sort', 'off', false)"_s : QString());
     if (auto r = d->conn->exec(sql, u"cannot set up the connection for a worker"_s); !r)
         return r;
+    // Bound, not spliced in: the name comes from the configuration. Prepared after the line
+    // above, its plan is generic like every other statement of the connection.
+    auto q = d->conn->run(u"SELECT set_config(?, ?, false)"_s, { WorkerSetting.toString(), worker },
+                          u"cannot set up the connection for a worker"_s);
+    if (!q)
+        return q.error();
+    (*q)->finish();
     d->conn->setReplanInterval(ReplanIntervalMs);
     return {};
 }

@@ -21,9 +21,10 @@ struct OJ_CORE_EXPORT StoreOptions
 };
 
 // The schema this release writes. A database at a higher version is refused.
-inline constexpr int CurrentSchemaVersion = 2;
+inline constexpr int CurrentSchemaVersion = 3;
 // A read-only store (monitor mode) also reads a table this old: versions since differ only
-// in indexes, so a dashboard can watch workers of an older release without migrating.
+// in indexes and triggers, so a dashboard can watch workers of an older release without
+// migrating.
 inline constexpr int OldestReadableSchemaVersion = 1;
 
 struct OJ_CORE_EXPORT SchemaStatus
@@ -134,9 +135,10 @@ public:
     // PostgreSQL: sets this connection up for the primitives above run thousands of times a
     // second (a worker's connections): statements keep their plans, made again for the table
     // as it is at most every ReplanIntervalMs; no JIT; and with `claiming` no sorts where an
-    // index gives the order. Lasts as long as the connection: call it again after
-    // reconnect(). Nothing to do on SQLite.
-    Result<void> tuneForRunner(bool claiming);
+    // index gives the order; and the connection names `worker`, so the jobs it deletes for
+    // that worker notify nobody (schema version 3). Lasts as long as the connection: call it
+    // again after reconnect(). Nothing to do on SQLite.
+    Result<void> tuneForRunner(bool claiming, const QString &worker);
     static constexpr int ReplanIntervalMs = 1000;
 
     // The connection, for callers that want to run their own SQL in this thread.

@@ -406,9 +406,11 @@ public:
 
     // Every connection the lane opens is set up for a worker (JobStore::tuneForRunner), as
     // a claiming connection or not.
-    StoreLane(const QString &name, const RunnerConfig &config, QObject *core, bool claiming)
+    StoreLane(const QString &name, const RunnerConfig &config, const QString &worker, QObject *core,
+              bool claiming)
         : m_settings(config.connection)
         , m_options(config.store)
+        , m_worker(worker)
         , m_core(core)
         , m_claiming(claiming)
         , m_thread(new QThread)
@@ -516,7 +518,7 @@ private:
             return {};
         }
         m_broken = false;
-        auto r = m_store->tuneForRunner(m_claiming);
+        auto r = m_store->tuneForRunner(m_claiming, m_worker);
         m_broken = !r && r.error().code == ErrorCode::ConnectionFailed;
         return r;
     }
@@ -525,6 +527,7 @@ private:
 
     const ConnectionSettings m_settings;
     const StoreOptions m_options;
+    const QString m_worker;
     QObject *const m_core;
     const bool m_claiming;
     QThread *const m_thread;
@@ -725,7 +728,7 @@ private:
 
     void tuneConnection()
     {
-        if (auto r = m_store->tuneForRunner(true); !r)
+        if (auto r = m_store->tuneForRunner(true, m_worker); !r)
             log(LogLevel::Warning, LogEventKind::DatabaseError, r.error().message);
     }
     QString settingsText() const;
@@ -936,7 +939,7 @@ void RunnerCore::begin()
     }
     m_connected = true;
     if (m_config.connection.backend == Backend::PostgreSql) {
-        m_writer = new StoreLane(u"oddjobs-writer"_s, m_config, this, false);
+        m_writer = new StoreLane(u"oddjobs-writer"_s, m_config, m_worker, this, false);
         // Before any claim lane exists: where connection slots are scarce, the writer (which
         // every job needs) must not find them taken by lanes (which only add speed).
         QMetaObject::invokeMethod(m_writer, "open", Qt::BlockingQueuedConnection);
@@ -1547,8 +1550,8 @@ void RunnerCore::claimOnLane(ClaimRequest request, quint64 epoch)
         }
     }
     if (!lane) {
-        lane = new StoreLane(u"oddjobs-claim-%1"_s.arg(m_claimLanes.size() + 1), m_config, this,
-                             true);
+        lane = new StoreLane(u"oddjobs-claim-%1"_s.arg(m_claimLanes.size() + 1), m_config, m_worker,
+                             this, true);
         m_claimLanes << lane;
     }
     const int limit = request.limit;

@@ -174,11 +174,7 @@ QStringList postgresMigrationV1(const TableName &t)
     sql << u"CREATE TRIGGER %1 AFTER UPDATE ON %2 FOR EACH ROW WHEN (OLD.status = 'locked' AND "
            "NEW.status = 'cancelled') EXECUTE FUNCTION %3()"_s.arg(
                quoteIdentifier(t.derivedName(u"notify_cancel"_s)), T, cancelFn);
-    sql << u"DROP TRIGGER IF EXISTS %1 ON %2"_s.arg(
-        quoteIdentifier(t.derivedName(u"notify_delete"_s)), T);
-    sql << u"CREATE TRIGGER %1 AFTER DELETE ON %2 FOR EACH ROW WHEN (OLD.status = 'locked') "
-           "EXECUTE FUNCTION %3()"_s.arg(quoteIdentifier(t.derivedName(u"notify_delete"_s)), T,
-                                         cancelFn);
+    // Its twin for deletes: version 3.
     return sql;
 }
 
@@ -243,6 +239,25 @@ QStringList migrationV2(const TableName &t)
         sql << u"CREATE INDEX %1 ON %2 (%3) WHERE status <> 'locked'"_s.arg(name, T, cols);
     }
     return sql;
+}
+
+// Version 3: a worker deleting the jobs it finished (RunnerConfig::deleteSuccessfulJobs) does
+// not notify itself. The trigger that tells a job's worker that someone deleted its running job
+// fired for every succeeded job so deleted: a plpgsql call and a notification per job (measured
+// on 20,000 deletes: 110 ms with it, 42 ms without), each then read and parsed by every
+// listening worker. The runner's connections name their worker in the session setting
+// WorkerSetting (JobStore::tuneForRunner); a delete by anyone else (dashboard, CLI, plain SQL,
+// another worker) still notifies.
+QStringList postgresMigrationV3(const TableName &t)
+{
+    const QString T = t.quoted();
+    const QString name = quoteIdentifier(t.derivedName(u"notify_delete"_s));
+    const QString cancelFn
+        = t.quotedSchemaPrefix() + quoteIdentifier(t.derivedName(u"notify_cancel"_s));
+    return { u"DROP TRIGGER IF EXISTS %1 ON %2"_s.arg(name, T),
+             u"CREATE TRIGGER %1 AFTER DELETE ON %2 FOR EACH ROW WHEN (OLD.status = 'locked' AND "
+             "OLD.locked_by IS DISTINCT FROM current_setting(%3, true)) EXECUTE FUNCTION %4()"_s
+                 .arg(name, T, sqlString(WorkerSetting.toString()), cancelFn) };
 }
 
 Result<int> currentVersion(Connection &c, const TableName &table)
@@ -401,6 +416,8 @@ Result<int> migrate(Connection &c, const TableName &table)
     // Version 1 no longer builds the dashboard's indexes that version 2 replaces at once.
     if (before->version < 2)
         steps << migrationV2(table);
+    if (before->version < 3 && pg)
+        steps << postgresMigrationV3(table);
     for (const QString &step : std::as_const(steps)) {
         if (auto r = c.exec(step, u"migration of %1 failed"_s.arg(table.toString())); !r)
             return r.error();
