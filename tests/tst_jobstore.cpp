@@ -1687,6 +1687,18 @@ void TestJobStore::revisionAfterClockStepClaim()
     QVERIFY(claimed.first().revision != ahead.revision);
     OJ_FIND(stored, *store, queued.id);
     OJ_CALL(verifySameJob(stored, claimed.first()));
+
+    // Claimed again after a failed attempt: the claim reports the error, the finish time and
+    // the attempts the row has, as a read of the row does (a claim returns fewer columns).
+    OJ_ASSIGN(written, store->complete(W1, { failure(queued.id, u"first try"_s) }, 5));
+    QCOMPARE(written.size(), 1);
+    OJ_ASSIGN(again, store->claim(claimAny(W2, 1)));
+    QCOMPARE(again.size(), 1);
+    QCOMPARE(again.first().attempts, 2);
+    QVERIFY(again.first().finishedAt.isValid());
+    QVERIFY(!again.first().lastError.isNull());
+    OJ_FIND(storedAgain, *store, queued.id);
+    OJ_CALL(verifySameJob(storedAgain, again.first()));
 }
 
 void TestJobStore::runNow()

@@ -46,30 +46,104 @@ enum Column
     ColJobType,
 };
 
-QString columns(bool pg, const QString &alias = {})
+// How a column is read: as it is, a timestamp as integer microseconds since the epoch, or
+// JSON as text.
+enum class ColumnKind
+{
+    Plain,
+    Time,
+    Json,
+};
+
+QString selectList(bool pg, const QString &alias,
+                   std::initializer_list<std::pair<const char *, ColumnKind>> list)
 {
     const QString a = alias.isEmpty() ? QString() : alias + u'.';
-    auto ts = [&](const char *name) {
+    QStringList out;
+    for (const auto &[name, kind] : list) {
         const QString col = a + QLatin1String(name);
-        return pg ? u"(EXTRACT(EPOCH FROM %1) * 1000000)::int8"_s.arg(col) : col;
-    };
-    // SQLite's conversion of stored text to UTF-16 turns U+FFFE and U+FFFF into U+FFFD; its
-    // bytes, read as a BLOB, are the JSON exactly as written.
-    auto json = [&](const char *name) {
-        const QString col = a + QLatin1String(name);
-        return pg ? col + u"::text"_s : u"CAST(%1 AS BLOB)"_s.arg(col);
-    };
-    return QStringList { a + u"id"_s,           ts("created_at"),         ts("updated_at"),
-                         ts("run_at"),          a + u"status"_s,          json("payload"),
-                         json("last_error"),    a + u"attempts"_s,        ts("locked_at"),
-                         a + u"locked_by"_s,    a + u"queue"_s,           a + u"priority"_s,
-                         a + u"max_attempts"_s, a + u"timeout_seconds"_s, json("result"),
-                         ts("started_at"),      ts("finished_at"),        a + u"job_type"_s }
-        .join(u", "_s);
+        switch (kind) {
+        case ColumnKind::Plain:
+            out << col;
+            break;
+        case ColumnKind::Time:
+            out << (pg ? u"(EXTRACT(EPOCH FROM %1) * 1000000)::int8"_s.arg(col) : col);
+            break;
+        case ColumnKind::Json:
+            // SQLite's conversion of stored text to UTF-16 turns U+FFFE and U+FFFF into
+            // U+FFFD; its bytes, read as a BLOB, are the JSON exactly as written.
+            out << (pg ? col + u"::text"_s : u"CAST(%1 AS BLOB)"_s.arg(col));
+            break;
+        }
+    }
+    return out.join(u", "_s);
 }
 
-// Where columns() puts run_at.
-constexpr int RunAtColumn = 3;
+QString columns(bool pg, const QString &alias = {})
+{
+    using enum ColumnKind;
+    return selectList(pg, alias,
+                      { { "id", Plain },
+                        { "created_at", Time },
+                        { "updated_at", Time },
+                        { "run_at", Time },
+                        { "status", Plain },
+                        { "payload", Json },
+                        { "last_error", Json },
+                        { "attempts", Plain },
+                        { "locked_at", Time },
+                        { "locked_by", Plain },
+                        { "queue", Plain },
+                        { "priority", Plain },
+                        { "max_attempts", Plain },
+                        { "timeout_seconds", Plain },
+                        { "result", Json },
+                        { "started_at", Time },
+                        { "finished_at", Time },
+                        { "job_type", Plain } });
+}
+
+// What a claim returns: what the claim did not set itself. A claimed row is 'locked' by the
+// claiming worker and started when it was locked; the type is not read. Each timestamp costs
+// the server a numeric conversion per row: the full list cost a claim ~1 µs more per row (of
+// ~10).
+enum ClaimColumn
+{
+    ClaimId,
+    ClaimCreatedAt,
+    ClaimUpdatedAt,
+    ClaimRunAt,
+    ClaimLockedAt,
+    ClaimPayload,
+    ClaimLastError,
+    ClaimAttempts,
+    ClaimQueue,
+    ClaimPriority,
+    ClaimMaxAttempts,
+    ClaimTimeout,
+    ClaimResult,
+    ClaimFinishedAt,
+};
+
+QString claimColumns(bool pg, const QString &alias = {})
+{
+    using enum ColumnKind;
+    return selectList(pg, alias,
+                      { { "id", Plain },
+                        { "created_at", Time },
+                        { "updated_at", Time },
+                        { "run_at", Time },
+                        { "locked_at", Time },
+                        { "payload", Json },
+                        { "last_error", Json },
+                        { "attempts", Plain },
+                        { "queue", Plain },
+                        { "priority", Plain },
+                        { "max_attempts", Plain },
+                        { "timeout_seconds", Plain },
+                        { "result", Json },
+                        { "finished_at", Time } });
+}
 
 QDateTime fromMicros(const QVariant &value)
 {
@@ -118,6 +192,32 @@ Job rowToJob(const QSqlQuery &q)
         = q.value(ColResult).isNull() ? QJsonValue() : parseJson(q.value(ColResult).toString());
     job.startedAt = fromMicros(q.value(ColStartedAt));
     job.finishedAt = fromMicros(q.value(ColFinishedAt));
+    return job;
+}
+
+Job claimedRowToJob(const QSqlQuery &q, const QString &worker)
+{
+    Job job;
+    job.id = q.value(ClaimId).toLongLong();
+    job.createdAt = fromMicros(q.value(ClaimCreatedAt));
+    job.updatedAt = fromMicros(q.value(ClaimUpdatedAt));
+    job.revision = q.value(ClaimUpdatedAt).toLongLong();
+    job.lockedAt = job.startedAt = fromMicros(q.value(ClaimLockedAt));
+    job.runAt = fromMicros(q.value(ClaimRunAt));
+    job.status = JobStatus::Locked;
+    job.payload = parseJson(q.value(ClaimPayload).toString());
+    job.lastError = q.value(ClaimLastError).isNull()
+        ? QJsonValue()
+        : parseJson(q.value(ClaimLastError).toString());
+    job.attempts = q.value(ClaimAttempts).toInt();
+    job.lockedBy = worker;
+    job.queue = q.value(ClaimQueue).toString();
+    job.priority = q.value(ClaimPriority).toInt();
+    job.maxAttempts = optionalInt(q.value(ClaimMaxAttempts));
+    job.timeoutSeconds = optionalInt(q.value(ClaimTimeout));
+    job.result
+        = q.value(ClaimResult).isNull() ? QJsonValue() : parseJson(q.value(ClaimResult).toString());
+    job.finishedAt = fromMicros(q.value(ClaimFinishedAt));
     return job;
 }
 
@@ -1324,13 +1424,13 @@ Result<QList<Job>> JobStore::claim(const ClaimRequest &request, ClaimKey *last)
               "started_at = now(), updated_at = now(), attempts = t.attempts + 1 WHERE t.id = "
               "ANY(ARRAY(SELECT id FROM %1 WHERE %2 ORDER BY priority, run_at, id LIMIT ? FOR "
               "UPDATE SKIP LOCKED)) RETURNING %3"_s.arg(T, conditions.join(u" AND "_s),
-                                                        columns(true, u"t"_s));
+                                                        claimColumns(true, u"t"_s));
     } else {
         const QString now = sqlNow(Backend::Sqlite);
         sql = u"UPDATE %1 SET status = 'locked', locked_at = %4, locked_by = ?, started_at = %4, "
               "updated_at = %5, attempts = attempts + 1 WHERE id IN (SELECT id FROM %1 WHERE %2 "
               "ORDER BY priority, run_at, id LIMIT ?) RETURNING %3"_s.arg(
-                  T, conditions.join(u" AND "_s), columns(false), now, touched(false));
+                  T, conditions.join(u" AND "_s), claimColumns(false), now, touched(false));
     }
     Transaction tx(*d->conn);
     if (!pg) {
@@ -1343,8 +1443,8 @@ Result<QList<Job>> JobStore::claim(const ClaimRequest &request, ClaimKey *last)
     // Sorted by the exact key: run_at as a QDateTime has lost its microseconds.
     QList<std::pair<ClaimKey, Job>> rows;
     while ((*q)->next()) {
-        Job job = rowToJob(**q);
-        const ClaimKey key { job.priority, (*q)->value(RunAtColumn).toLongLong(), job.id };
+        Job job = claimedRowToJob(**q, request.worker);
+        const ClaimKey key { job.priority, (*q)->value(ClaimRunAt).toLongLong(), job.id };
         rows.append({ key, std::move(job) });
     }
     (*q)->finish();
