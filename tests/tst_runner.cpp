@@ -302,6 +302,8 @@ private slots:
     void catchAllHandler();
     void claimedBatchRunsInClaimOrder_data() { backendData(); }
     void claimedBatchRunsInClaimOrder();
+    void batchedClaimsWithHeldJobs_data();
+    void batchedClaimsWithHeldJobs();
     void prefetchHoldsAndHandsBack_data() { backendData(); }
     void prefetchHoldsAndHandsBack();
     void claimLanesSideBySide_data();
@@ -808,7 +810,7 @@ void TestRunner::deletingOwnJobsNotifiesNobody()
     handlers.add(u"quick"_s, napping(rec, 0));
     RunnerConfig config = testConfig(url);
     config.deleteSuccessfulJobs = true;
-    config.pollIntervalMs = 60000;
+    config.pollIntervalMs = 1000; // finds its connections cut soon (below)
     Runner runner(config, handlers);
     RunnerEvents ev(&runner);
     QSignalSpy spy(&ev, &RunnerEvents::event);
@@ -823,6 +825,23 @@ void TestRunner::deletingOwnJobsNotifiesNobody()
     RT_ASSIGN(left, store->count({}));
     QCOMPARE(left, 0);
     QTest::qWait(500); // a late notification would arrive meanwhile
+    QVERIFY2(cancels.isEmpty(), qPrintable(cancels.join(u'\n')));
+
+    // The runner's connections cut by the server: those it opens again name the worker too.
+    QSqlQuery listenerPid(listening->database());
+    QVERIFY2(listenerPid.exec(u"SELECT pg_backend_pid()"_s) && listenerPid.next(),
+             qPrintable(listenerPid.lastError().text()));
+    QSqlQuery own(store->database());
+    QVERIFY2(
+        own.exec(u"SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE "
+                 "datname = current_database() AND backend_type = 'client backend' AND "
+                 "pid <> pg_backend_pid() AND pid <> %1"_s.arg(listenerPid.value(0).toLongLong()))
+            && own.next(),
+        qPrintable(own.lastError().text()));
+    QVERIFY(own.value(0).toInt() >= 2);
+    RT_VERIFY_OK(store->enqueueMany(quick));
+    QTRY_COMPARE_WITH_TIMEOUT(countEvents(spy, u"succeeded"_s), 400, scaled(30000));
+    QTest::qWait(500);
     QVERIFY2(cancels.isEmpty(), qPrintable(cancels.join(u'\n')));
 
     RT_ASSIGN(enqueued, store->enqueue(jobOf(u"long"_s)));
@@ -1128,6 +1147,68 @@ void TestRunner::claimedBatchRunsInClaimOrder()
         runner.stop();
         QVERIFY(runner.waitForStopped(scaled(10000)));
     }
+}
+
+void TestRunner::batchedClaimsWithHeldJobs_data()
+{
+    QTest::addColumn<int>("connections");
+    QTest::addRow("lanes") << 3;
+    QTest::addRow("one connection") << 1;
+}
+
+// Batched claims while jobs are held (PostgreSQL): with lanes, the runner thread leaves claims
+// to them and one claim is out at a time unless a whole batch is wanted; with one connection
+// it claims itself when half the prefetch is gone. Bursts of jobs arriving while others run
+// (the poll an hour away, so only notifications and the runner's own claims find them) all
+// run, each once, and nothing is left locked.
+void TestRunner::batchedClaimsWithHeldJobs()
+{
+    QFETCH(int, connections);
+    ODDJOBS_FRESH_URL(u"postgresql"_s, url);
+    RT_ASSIGN(store, openStore(url));
+    auto rec = std::make_shared<Recorder>();
+    HandlerRegistry handlers;
+    handlers.add(u"work"_s, napping(rec, 1));
+    RunnerConfig config = testConfig(url);
+    config.concurrency = ConcurrencyControl::maxConcurrentJobs(8);
+    config.maxClaimBatch = 5;
+    config.prefetch = 16;
+    config.claimConnections = connections;
+    config.pollIntervalMs = 3600 * 1000;
+    Runner runner(config, handlers);
+    RunnerEvents ev(&runner);
+    QSignalSpy spy(&ev, &RunnerEvents::event);
+    runner.start();
+    QTRY_COMPARE_WITH_TIMEOUT(runner.state(), Runner::State::Running, scaled(10000));
+
+    QList<qint64> all;
+    for (int burst = 0; burst < 4; ++burst) {
+        QList<NewJob> jobs;
+        for (int i = 0; i < 500; ++i)
+            jobs << jobOf(u"work"_s, burst * 500 + i);
+        RT_ASSIGN(ids, store->enqueueMany(jobs));
+        all += ids;
+        // The next burst comes while this one runs.
+        QTRY_VERIFY_WITH_TIMEOUT(countEvents(spy, u"succeeded"_s) >= burst * 500 + 100,
+                                 scaled(20000));
+    }
+    QTRY_COMPARE_WITH_TIMEOUT(countEvents(spy, u"succeeded"_s), 2000, scaled(30000));
+    QHash<qint64, int> runs;
+    for (const Execution &e : rec->executions())
+        ++runs[e.id];
+    QCOMPARE(runs.size(), all.size());
+    for (qint64 id : std::as_const(all))
+        QVERIFY2(runs.value(id) == 1,
+                 qPrintable(u"job %1 ran %2 times"_s.arg(id).arg(runs.value(id))));
+    QVERIFY2(rec->maxConcurrent() <= 8, qPrintable(QString::number(rec->maxConcurrent())));
+    RT_ASSIGN(left, store->count({}));
+    JobFilter successes;
+    successes.statuses = { JobStatus::Success };
+    RT_ASSIGN(succeeded, store->count(successes));
+    QCOMPARE(succeeded, 2000);
+    QCOMPARE(left, 2000);
+    runner.stop();
+    QVERIFY(runner.waitForStopped(scaled(10000)));
 }
 
 // Prefetched jobs are claimed (locked by this worker) before a slot is free, start as slots

@@ -780,6 +780,13 @@ private:
         return m_lanesResting.isValid() && !m_lanesResting.hasExpired(LaneRestMs);
     }
     int idleClaimLanes() const;
+    // Batched claims go to lanes while jobs are held (claimNow()): PostgreSQL, connected, more
+    // than one claiming connection allowed, and lanes not resting.
+    bool batchesOnLanes() const
+    {
+        return m_writer && m_connected && m_config.maxClaimBatch > 1
+            && m_config.claimConnections > 1 && !claimLanesResting();
+    }
     void claimOnLane(ClaimRequest request, quint64 epoch);
     void onLaneClaimed(int limit, quint64 generation, quint64 epoch, const Result<void> &result,
                        bool ran, const QList<Job> &jobs, const ClaimKey &last);
@@ -1150,14 +1157,18 @@ void RunnerCore::claimNow()
     if (m_claimingLimit > 0 && wanted < m_config.maxClaimBatch)
         return;
     // What one claim cannot take is claimed on lanes at the same time, in claims of equal size.
-    // The runner thread claims on its own connection only while it has nothing else to do:
-    // an idle worker starts a new job sooner without a hand-over to another thread. With jobs
-    // running or held, a claim there would keep it from handing out work and taking in
-    // finished jobs for the claim's whole round trip (the server's share of a claim of 250 is
-    // ~3 ms), so lanes claim and it goes on meanwhile.
+    // Batched, the runner thread claims on its own connection only while it has nothing else
+    // to do: an idle worker starts a new job sooner without a hand-over to another thread.
+    // With jobs running or held, a claim there would keep it from handing out work and taking
+    // in finished jobs for the claim's whole round trip (the server's share of a claim of 250
+    // is ~3 ms), so lanes claim and it goes on meanwhile; with every lane busy, a lane's reply
+    // asks for the rest. (One job per claim, the round trip is short and the runner's
+    // connection is one more claim side by side.)
     const int batch = m_config.maxClaimBatch;
     const int lanes = idleClaimLanes();
-    const bool lanesOnly = lanes > 0 && !m_running.isEmpty();
+    const bool lanesOnly = batchesOnLanes() && !m_running.isEmpty();
+    if (lanesOnly && lanes == 0)
+        return;
     const int claims = std::min((wanted + batch - 1) / batch, lanesOnly ? lanes : 1 + lanes);
     const int size = std::min(batch, (wanted + claims - 1) / claims);
     if (m_claimedUpTo && m_claimedUpToSince.hasExpired(ClaimBoundMaxAgeMs))
@@ -1415,12 +1426,12 @@ void RunnerCore::onHandlerFinished(qint64 id, const HandlerResult &result, qint6
 
 bool RunnerCore::wantsMore() const
 {
-    // A slot is free, or the prefetched jobs waiting in the pool are down to half. PostgreSQL
-    // claims on lanes while the held jobs run, one claim at a time (claimNow()), so it asks as
-    // soon as there is room: each claim takes what ran during the one before, and the held
-    // jobs do not run out while a claim is out.
+    // A slot is free, or the prefetched jobs waiting in the pool are down to half. Where
+    // batches are claimed on lanes while the held jobs run, one claim at a time (claimNow()),
+    // the runner asks as soon as there is room: each claim takes what ran during the one
+    // before, and the held jobs do not run out while a claim is out.
     const int prefetch = std::max(0, m_config.prefetch);
-    return int(m_running.size()) < capacity() + (m_writer ? prefetch : (prefetch + 1) / 2);
+    return int(m_running.size()) < capacity() + (batchesOnLanes() ? prefetch : (prefetch + 1) / 2);
 }
 
 JobOutcome RunnerCore::timeoutOutcome(const Running &r, const QString &note)
@@ -2108,8 +2119,10 @@ void RunnerCore::releaseRows(const QList<Job> &jobs, const QString &which)
 {
     if (jobs.isEmpty() || !m_store)
         return;
-    if (!m_connected && m_store->reconnect())
+    if (!m_connected && m_store->reconnect()) {
         m_connected = true;
+        tuneConnection(); // the last outcomes may still be written on it
+    }
     QList<qint64> ids;
     for (const Job &job : jobs)
         ids << job.id;
