@@ -845,6 +845,7 @@ private:
     StoreLane *m_writer = nullptr; // PostgreSQL: writes outcomes
     QList<StoreLane *> m_claimLanes; // PostgreSQL: claims beside the runner's own, opened on need
     int m_claimingLimit = 0; // jobs asked for by claims in flight on the lanes
+    int m_arriving = 0; // jobs a lane claimed, counted as held while the next claim is sent
     static constexpr qint64 LaneRestMs = 30000;
     QElapsedTimer m_lanesResting; // since a claim lane last could not connect
     bool m_laneWarned = false; // and that was logged
@@ -1146,8 +1147,8 @@ void RunnerCore::claimNow()
     }
     // Free slots plus the prefetch: every held job counts, started, waiting in the pool or
     // being claimed on a lane.
-    int wanted
-        = capacity() + std::max(0, m_config.prefetch) - int(m_running.size()) - m_claimingLimit;
+    int wanted = capacity() + std::max(0, m_config.prefetch) - int(m_running.size())
+        - m_claimingLimit - m_arriving;
     if (wanted <= 0)
         return; // a slot freeing up claims again
     // While a claim is out, another goes only for a whole batch: claims side by side start at
@@ -1166,7 +1167,7 @@ void RunnerCore::claimNow()
     // connection is one more claim side by side.)
     const int batch = m_config.maxClaimBatch;
     const int lanes = idleClaimLanes();
-    const bool lanesOnly = batchesOnLanes() && !m_running.isEmpty();
+    const bool lanesOnly = batchesOnLanes() && (!m_running.isEmpty() || m_arriving > 0);
     if (lanesOnly && lanes == 0)
         return;
     const int claims = std::min((wanted + batch - 1) / batch, lanesOnly ? lanes : 1 + lanes);
@@ -1431,7 +1432,8 @@ bool RunnerCore::wantsMore() const
     // the runner asks as soon as there is room: each claim takes what ran during the one
     // before, and the held jobs do not run out while a claim is out.
     const int prefetch = std::max(0, m_config.prefetch);
-    return int(m_running.size()) < capacity() + (batchesOnLanes() ? prefetch : (prefetch + 1) / 2);
+    return int(m_running.size()) + m_arriving
+        < capacity() + (batchesOnLanes() ? prefetch : (prefetch + 1) / 2);
 }
 
 JobOutcome RunnerCore::timeoutOutcome(const Running &r, const QString &note)
@@ -1677,6 +1679,14 @@ void RunnerCore::onLaneClaimed(int limit, quint64 generation, quint64 epoch,
     noteClaimed(epoch, jobs.size(), limit, last);
     if (jobs.size() < limit && generation == m_workGeneration)
         m_mayHaveWork = false; // unless something new came since the claim was sent
+    // Batched on lanes, the next claim goes out before these are handed over: the lane's
+    // server process would otherwise idle while this thread admits a few hundred jobs.
+    if (m_mayHaveWork && batchesOnLanes()) {
+        m_arriving = int(jobs.size());
+        if (wantsMore())
+            claimNow();
+        m_arriving = 0;
+    }
     dispatch(jobs);
     if (m_mayHaveWork && acceptsWork() && wantsMore())
         scheduleClaim();
