@@ -1680,8 +1680,9 @@ void RunnerCore::onLaneClaimed(int limit, quint64 generation, quint64 epoch,
     if (jobs.size() < limit && generation == m_workGeneration)
         m_mayHaveWork = false; // unless something new came since the claim was sent
     // Batched on lanes, the next claim goes out before these are handed over: the lane's
-    // server process would otherwise idle while this thread admits a few hundred jobs.
-    if (m_mayHaveWork && batchesOnLanes()) {
+    // server process would otherwise idle while this thread admits a few hundred jobs. (An
+    // empty reply has nothing to overlap with: its claim is scheduled below.)
+    if (m_mayHaveWork && batchesOnLanes() && !jobs.isEmpty()) {
         m_arriving = int(jobs.size());
         if (wantsMore())
             claimNow();
