@@ -2206,6 +2206,40 @@ void TestJobStore::completeSuccess()
     QVERIFY(plainFound.result.isNull());
     OJ_ASSIGN(empty, store->complete(W1, {}));
     QVERIFY(empty.isEmpty());
+
+    // Successes alone (PostgreSQL writes them without an outcome per row) and beside a failure
+    // (with one) leave the same row: the last attempt's error kept, no result, run_at as it
+    // was, attempts counted, the lock gone.
+    QList<Job> again;
+    for (int i = 0; i < 2; ++i) {
+        OJ_ASSIGN(retried, store->enqueue(tagged(u"Again"_s, i)));
+        OJ_CALL(claimOnly(*store, retried.id, nullptr, W1));
+        OJ_VERIFY_OK(store->complete(W1, { failure(retried.id, u"first try"_s) }));
+        Job second;
+        OJ_CALL(claimOnly(*store, retried.id, &second, W1));
+        again << second;
+    }
+    OJ_ASSIGN(other, store->enqueue(tagged(u"Fails"_s)));
+    OJ_CALL(claimOnly(*store, other.id, nullptr, W1));
+    OJ_ASSIGN(alone, store->complete(W1, { success(again[0].id) }));
+    OJ_ASSIGN(beside,
+              store->complete(W1, { success(again[1].id), failure(other.id, u"no"_s, 3600) }));
+    QCOMPARE(alone.size(), 1);
+    QCOMPARE(beside.size(), 2);
+    for (const Job &claimedAgain : std::as_const(again)) {
+        OJ_FIND(row, *store, claimedAgain.id);
+        QVERIFY2(row.status == JobStatus::Success, qPrintable(describe(row)));
+        QVERIFY2(row.result.isNull(), qPrintable(describe(row)));
+        QCOMPARE(row.lastError, claimedAgain.lastError);
+        QVERIFY(!row.lastError.isNull());
+        QCOMPARE(row.runAt, claimedAgain.runAt);
+        QCOMPARE(row.attempts, 2);
+        QVERIFY(row.lockedBy.isEmpty());
+        QVERIFY(!row.lockedAt.isValid());
+        QVERIFY(row.finishedAt.isValid());
+    }
+    OJ_FIND(otherRow, *store, other.id);
+    QCOMPARE(otherRow.status, JobStatus::Retry);
 }
 
 void TestJobStore::completeDeleteOnSuccess()

@@ -1454,7 +1454,13 @@ void TestRunner::claimLanesGiveWayToTheWriter()
     oneJobPerClaim(config, 2, 2);
     auto rec = std::make_shared<Recorder>();
     HandlerRegistry handlers;
-    handlers.add(u"t"_s, napping(rec, 5));
+    // Each job returns a result, so its outcome goes out with the document of outcomes
+    // (successes without results are written as a list of ids).
+    handlers.add(u"t"_s, [rec](JobContext &ctx) {
+        Recorder::Scope scope(*rec, ctx);
+        scope.setSleepInterrupted(!ctx.sleepFor(5));
+        return HandlerResult::success(QJsonObject { { u"n"_s, 1 } });
+    });
     Runner runner(config, handlers);
     RunnerEvents ev(&runner);
     QSignalSpy spy(&ev, &RunnerEvents::event);
@@ -1472,7 +1478,7 @@ void TestRunner::claimLanesGiveWayToTheWriter()
     QCOMPARE(limitedConnections(), 4); // the lane holds the last slot
 
     // The writer is the connection whose last statement wrote outcomes (its parameters hold
-    // the outcomes, {"<id>":{"ok":true}}).
+    // the outcomes, {"<id>":{"ok":true,"result":{"n":1}}}).
     QSqlQuery q(store->database());
     QVERIFY2(q.exec(u"SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE "
                     "usename = 'oddjobs_limited' AND query LIKE '%\"ok\":%'"_s)
