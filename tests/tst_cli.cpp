@@ -653,20 +653,24 @@ void TestCli::migrate()
 
     const Run first = run({ u"migrate"_s, u"--database"_s, url });
     CLI_CHECK(successProblem(first));
-    QVERIFY2(QRegularExpression(u"^table jobs in \\S+ migrated from schema version 0 to %1\\n$"_s.arg(CurrentSchemaVersion))
-                 .match(QString::fromUtf8(first.out))
-                 .hasMatch(),
-             qPrintable(first.describe()));
+    QVERIFY2(
+        QRegularExpression(u"^table jobs in \\S+ migrated from schema version 0 to %1\\n$"_s.arg(
+                               CurrentSchemaVersion))
+            .match(QString::fromUtf8(first.out))
+            .hasMatch(),
+        qPrintable(first.describe()));
     if (!password.isEmpty())
         QVERIFY2(!first.out.contains(password.toUtf8()),
                  qPrintable(u"the password is shown"_s + first.describe()));
 
     const Run again = run({ u"migrate"_s, u"--database"_s, url });
     CLI_CHECK(successProblem(again));
-    QVERIFY2(QRegularExpression(u"^table jobs in \\S+ is up to date \\(schema version %1\\)\\n$"_s.arg(CurrentSchemaVersion))
-                 .match(QString::fromUtf8(again.out))
-                 .hasMatch(),
-             qPrintable(again.describe()));
+    QVERIFY2(
+        QRegularExpression(u"^table jobs in \\S+ is up to date \\(schema version %1\\)\\n$"_s.arg(
+                               CurrentSchemaVersion))
+            .match(QString::fromUtf8(again.out))
+            .hasMatch(),
+        qPrintable(again.describe()));
 
     // Another table, as schema.table on PostgreSQL.
     const QString table = backend == u"postgresql" ? u"public.other_jobs"_s : u"other_jobs"_s;
