@@ -164,6 +164,12 @@ std::optional<int> optionalInt(const QVariant &value)
     return value.toInt();
 }
 
+// A JSON column that may be NULL.
+QJsonValue optionalJson(const QVariant &value)
+{
+    return value.isNull() ? QJsonValue() : parseJson(value.toString());
+}
+
 QVariant boundInt(const std::optional<int> &value)
 {
     return value ? QVariant(*value) : nullOf<int>();
@@ -179,8 +185,7 @@ Job rowToJob(const QSqlQuery &q)
     job.runAt = fromMicros(q.value(ColRunAt));
     job.status = statusFromString(q.value(ColStatus).toString()).value_or(JobStatus::Queued);
     job.payload = parseJson(q.value(ColPayload).toString());
-    job.lastError = q.value(ColLastError).isNull() ? QJsonValue()
-                                                   : parseJson(q.value(ColLastError).toString());
+    job.lastError = optionalJson(q.value(ColLastError));
     job.attempts = q.value(ColAttempts).toInt();
     job.lockedAt = fromMicros(q.value(ColLockedAt));
     job.lockedBy = q.value(ColLockedBy).toString();
@@ -188,8 +193,7 @@ Job rowToJob(const QSqlQuery &q)
     job.priority = q.value(ColPriority).toInt();
     job.maxAttempts = optionalInt(q.value(ColMaxAttempts));
     job.timeoutSeconds = optionalInt(q.value(ColTimeout));
-    job.result
-        = q.value(ColResult).isNull() ? QJsonValue() : parseJson(q.value(ColResult).toString());
+    job.result = optionalJson(q.value(ColResult));
     job.startedAt = fromMicros(q.value(ColStartedAt));
     job.finishedAt = fromMicros(q.value(ColFinishedAt));
     return job;
@@ -206,17 +210,14 @@ Job claimedRowToJob(const QSqlQuery &q, const QString &worker)
     job.runAt = fromMicros(q.value(ClaimRunAt));
     job.status = JobStatus::Locked;
     job.payload = parseJson(q.value(ClaimPayload).toString());
-    job.lastError = q.value(ClaimLastError).isNull()
-        ? QJsonValue()
-        : parseJson(q.value(ClaimLastError).toString());
+    job.lastError = optionalJson(q.value(ClaimLastError));
     job.attempts = q.value(ClaimAttempts).toInt();
     job.lockedBy = worker;
     job.queue = q.value(ClaimQueue).toString();
     job.priority = q.value(ClaimPriority).toInt();
     job.maxAttempts = optionalInt(q.value(ClaimMaxAttempts));
     job.timeoutSeconds = optionalInt(q.value(ClaimTimeout));
-    job.result
-        = q.value(ClaimResult).isNull() ? QJsonValue() : parseJson(q.value(ClaimResult).toString());
+    job.result = optionalJson(q.value(ClaimResult));
     job.finishedAt = fromMicros(q.value(ClaimFinishedAt));
     return job;
 }
@@ -1478,11 +1479,21 @@ JobStore::complete(const QString &worker, const QList<JobOutcome> &outcomes, int
     QByteArray keyed = "{"; // PostgreSQL: {"7": {"ok": true, ...}, ...}
     QList<qint64> updateIds;
     QList<qint64> deleteIds;
-    bool anyDelete = false;
-    bool plainSuccesses = true; // PostgreSQL: every kept outcome a success without a result
+    const auto hasResult
+        = [](const JobOutcome &o) { return !o.result.isNull() && !o.result.isUndefined(); };
+    // PostgreSQL: a flush of successes without results is written as lists of ids, with no
+    // outcome document to build or to look each row up in.
+    const bool plainSuccesses = pg
+        && std::all_of(outcomes.begin(), outcomes.end(),
+                       [&](const JobOutcome &o) { return o.success && !hasResult(o); });
     for (const JobOutcome &o : outcomes) {
+        const bool remove = o.success && o.deleteOnSuccess;
+        if (plainSuccesses) {
+            (remove ? deleteIds : updateIds) << o.id;
+            continue;
+        }
         QJsonObject row { { u"ok"_s, o.success } };
-        if (o.success && !o.result.isNull() && !o.result.isUndefined()) {
+        if (o.success && hasResult(o)) {
             auto text = encodePayload(o.result, m_options.maxPayloadBytes, "result");
             if (!text) {
                 // A result we cannot store must not lose the job's success: keep the reason.
@@ -1501,15 +1512,12 @@ JobStore::complete(const QString &worker, const QList<JobOutcome> &outcomes, int
             row.insert(u"error"_s, error);
             row.insert(u"delay"_s, std::max(0.0, o.retryDelaySeconds));
         }
-        const bool remove = o.success && o.deleteOnSuccess;
-        anyDelete = anyDelete || remove;
         if (pg) {
             if (remove) {
                 deleteIds << o.id;
                 continue;
             }
             updateIds << o.id;
-            plainSuccesses = plainSuccesses && o.success && !row.contains(u"result"_s);
             if (keyed.size() > 1)
                 keyed += ',';
             keyed += '"' + QByteArray::number(o.id)

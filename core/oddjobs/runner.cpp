@@ -731,6 +731,15 @@ private:
         if (auto r = m_store->tuneForRunner(true, m_worker); !r)
             log(LogLevel::Warning, LogEventKind::DatabaseError, r.error().message);
     }
+    // The runner's own connection opened again, set up as at start: its last outcomes may be
+    // written on it (the delete trigger must know the worker) and it claims.
+    Result<void> reconnectStore()
+    {
+        auto r = m_store->reconnect();
+        if (r)
+            tuneConnection();
+        return r;
+    }
     QString settingsText() const;
     void prune();
     void continuePrune();
@@ -2018,11 +2027,11 @@ void RunnerCore::reconnect()
         } else {
             r = store.error();
         }
+        if (r)
+            tuneConnection();
     } else {
-        r = m_store->reconnect();
+        r = reconnectStore();
     }
-    if (r)
-        tuneConnection();
     if (!r) {
         if (r.error().code != ErrorCode::ConnectionFailed
             && r.error().code != ErrorCode::AuthenticationFailed) {
@@ -2130,10 +2139,8 @@ void RunnerCore::releaseRows(const QList<Job> &jobs, const QString &which)
 {
     if (jobs.isEmpty() || !m_store)
         return;
-    if (!m_connected && m_store->reconnect()) {
+    if (!m_connected && reconnectStore())
         m_connected = true;
-        tuneConnection(); // the last outcomes may still be written on it
-    }
     QList<qint64> ids;
     for (const Job &job : jobs)
         ids << job.id;
