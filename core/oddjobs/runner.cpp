@@ -7,6 +7,7 @@
 #include <QCoreApplication>
 #include <QElapsedTimer>
 #include <QJsonDocument>
+#include <QMetaMethod>
 #include <QMutex>
 #include <QPointer>
 #include <QRandomGenerator>
@@ -28,6 +29,7 @@
 #include <sanitizer/tsan_interface.h>
 #endif
 
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <cmath>
@@ -346,8 +348,8 @@ private:
 } // namespace
 
 // What the runner thread has to say to the Runner's thread, in order. The first note of a
-// burst posts one delivery; the delivery takes notes one at a time, so a slot that spins an
-// event loop (and so a nested delivery) cannot reorder them.
+// burst posts one delivery; the delivery takes the burst in one go and runs its notes one at a
+// time, so a slot that spins an event loop (and so a nested delivery) cannot reorder them.
 class Outbox
 {
 public:
@@ -356,11 +358,27 @@ public:
     {
     }
 
+    // The Runner's signals the runner thread reports only while something is connected to
+    // them: a signal nobody listens to costs no note (and no job copied) per job. Set by
+    // Runner::connectNotify(), never cleared: a disconnected slot costs notes, never a signal.
+    enum Signal
+    {
+        JobStarted,
+        JobSucceeded,
+        JobFailed,
+        JobPermanentlyFailed,
+        JobTimedOut,
+        JobCancelled,
+        LogEvent,
+        SignalCount
+    };
+    std::array<std::atomic<bool>, SignalCount> listened {};
+
     void post(std::function<void(Runner &)> note)
     {
         std::lock_guard lock(m_mutex);
-        const bool wake = m_notes.isEmpty();
-        m_notes.append(std::move(note));
+        const bool wake = m_notes.empty();
+        m_notes.push_back(std::move(note));
         // A call by name carries no data of ours across threads (the notes go through the
         // mutex), and a delivery posted to a Runner being destroyed is dropped.
         if (wake)
@@ -371,13 +389,14 @@ public:
     void deliver()
     {
         for (;;) {
-            std::function<void(Runner &)> note;
-            {
+            if (m_taken.empty()) {
                 std::lock_guard lock(m_mutex);
-                if (m_notes.isEmpty())
+                if (m_notes.empty())
                     return;
-                note = m_notes.takeFirst();
+                m_taken.swap(m_notes);
             }
+            const std::function<void(Runner &)> note = std::move(m_taken.front());
+            m_taken.pop_front();
             note(*m_owner);
         }
     }
@@ -385,7 +404,8 @@ public:
 private:
     Runner *m_owner;
     std::mutex m_mutex;
-    QList<std::function<void(Runner &)>> m_notes;
+    std::deque<std::function<void(Runner &)>> m_notes;
+    std::deque<std::function<void(Runner &)>> m_taken; // the Runner's thread's, being run
 };
 
 // PostgreSQL: a connection of its own on a thread of its own, for work that need not wait for
@@ -603,31 +623,45 @@ private:
     // The Runner's signals, emitted in the Runner's thread in the order they happen here. They
     // travel through the outbox rather than as queued signals: one wake-up of that thread per
     // burst instead of one per signal (four per job).
+    bool listened(Outbox::Signal signal) const
+    {
+        return m_outbox->listened[signal].load(std::memory_order_relaxed);
+    }
     void jobStarted(const Job &job)
     {
-        post([job](Runner &r) { Q_EMIT r.jobStarted(job); });
+        if (listened(Outbox::JobStarted))
+            post([job](Runner &r) { Q_EMIT r.jobStarted(job); });
     }
     void jobSucceeded(const Job &job, qint64 durationMs)
     {
-        post([job, durationMs](Runner &r) { Q_EMIT r.jobSucceeded(job, durationMs); });
+        if (listened(Outbox::JobSucceeded))
+            post([job, durationMs](Runner &r) { Q_EMIT r.jobSucceeded(job, durationMs); });
     }
     void jobFailed(const Job &job, const QJsonValue &error, qint64 durationMs)
     {
-        post([job, error, durationMs](Runner &r) { Q_EMIT r.jobFailed(job, error, durationMs); });
+        if (listened(Outbox::JobFailed)) {
+            post([job, error, durationMs](Runner &r) {
+                Q_EMIT r.jobFailed(job, error, durationMs);
+            });
+        }
     }
     void jobPermanentlyFailed(const Job &job, const QJsonValue &error, qint64 durationMs)
     {
-        post([job, error, durationMs](Runner &r) {
-            Q_EMIT r.jobPermanentlyFailed(job, error, durationMs);
-        });
+        if (listened(Outbox::JobPermanentlyFailed)) {
+            post([job, error, durationMs](Runner &r) {
+                Q_EMIT r.jobPermanentlyFailed(job, error, durationMs);
+            });
+        }
     }
     void jobTimedOut(const Job &job)
     {
-        post([job](Runner &r) { Q_EMIT r.jobTimedOut(job); });
+        if (listened(Outbox::JobTimedOut))
+            post([job](Runner &r) { Q_EMIT r.jobTimedOut(job); });
     }
     void jobCancelled(const Job &job)
     {
-        post([job](Runner &r) { Q_EMIT r.jobCancelled(job); });
+        if (listened(Outbox::JobCancelled))
+            post([job](Runner &r) { Q_EMIT r.jobCancelled(job); });
     }
     void stateChanged(Runner::State state)
     {
@@ -686,6 +720,11 @@ private:
              const std::optional<Job> &job = std::nullopt,
              std::optional<qint64> durationMs = std::nullopt, const QJsonObject &details = {})
     {
+        static constexpr QtMsgType types[] = { QtDebugMsg, QtInfoMsg, QtWarningMsg, QtCriticalMsg };
+        const bool toSignal = listened(Outbox::LogEvent);
+        const bool toCategory = lcRunner().isEnabled(types[int(level)]);
+        if (!toSignal && !toCategory)
+            return; // nobody would read it: two events a job, not built at all
         LogEvent e;
         e.time = QDateTime::currentDateTimeUtc();
         e.level = level;
@@ -709,7 +748,8 @@ private:
             qCCritical(lcRunner).noquote() << e.toText();
             break;
         }
-        Q_EMIT logEvent(e);
+        if (toSignal)
+            Q_EMIT logEvent(e);
     }
 
     int capacity() const
@@ -2279,9 +2319,27 @@ Runner::Runner(RunnerConfig config, HandlerRegistry handlers, QObject *parent)
     , m_config(std::move(config))
     , m_handlers(std::move(handlers))
     , m_workerName(m_config.workerName.isEmpty() ? defaultWorkerName() : m_config.workerName)
+    , m_outbox(std::make_shared<Outbox>(this))
 {
     qRegisterMetaType<OddJobs::Job>();
     qRegisterMetaType<OddJobs::LogEvent>();
+}
+
+void Runner::connectNotify(const QMetaMethod &signal)
+{
+    static const std::pair<QMetaMethod, Outbox::Signal> known[] = {
+        { QMetaMethod::fromSignal(&Runner::jobStarted), Outbox::JobStarted },
+        { QMetaMethod::fromSignal(&Runner::jobSucceeded), Outbox::JobSucceeded },
+        { QMetaMethod::fromSignal(&Runner::jobFailed), Outbox::JobFailed },
+        { QMetaMethod::fromSignal(&Runner::jobPermanentlyFailed), Outbox::JobPermanentlyFailed },
+        { QMetaMethod::fromSignal(&Runner::jobTimedOut), Outbox::JobTimedOut },
+        { QMetaMethod::fromSignal(&Runner::jobCancelled), Outbox::JobCancelled },
+        { QMetaMethod::fromSignal(&Runner::logEvent), Outbox::LogEvent },
+    };
+    for (const auto &[method, which] : known) {
+        if (signal == method)
+            m_outbox->listened[which].store(true, std::memory_order_relaxed);
+    }
 }
 
 Runner::~Runner()
@@ -2313,8 +2371,6 @@ void Runner::start()
         return;
     m_thread = new QThread;
     m_thread->setObjectName(u"oddjobs-runner"_s);
-    if (!m_outbox)
-        m_outbox = std::make_shared<Outbox>(this);
     m_core = new RunnerCore(m_config, m_handlers, m_workerName, m_outbox);
     m_core->moveToThread(m_thread);
     connect(m_thread, &QThread::started, m_core, &RunnerCore::begin);

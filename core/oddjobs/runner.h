@@ -238,6 +238,9 @@ Q_SIGNALS:
     void started();
     void stopped();
 
+protected:
+    void connectNotify(const QMetaMethod &signal) override;
+
 private Q_SLOTS:
     void deliverNotes(); // see Outbox in runner.cpp
 
