@@ -254,7 +254,7 @@ void TestClaimConcurrency::eightThreads()
                      && job.lockedBy == claimedBy.value(job.id),
                  qPrintable(describe(job)));
     }
-    OJ_ASSIGN(nothing, store->claim(ClaimRequest { u"late:1:x"_s, {}, true, {}, 10, {} }));
+    OJ_ASSIGN(nothing, store->claim(ClaimRequest { u"late:1:x"_s, {}, true, {}, 10, {}, {} }));
     QVERIFY(nothing.isEmpty());
 }
 

@@ -202,6 +202,8 @@ private slots:
     void claimOrder();
     void claimAfterKey_data() { backendData(); }
     void claimAfterKey();
+    void claimStretches_data() { backendData(); }
+    void claimStretches();
     void claimTypesAndQueues_data() { backendData(); }
     void claimTypesAndQueues();
     void claimRetry_data() { backendData(); }
@@ -2093,6 +2095,107 @@ void TestJobStore::claimAfterKey()
     // From the start, the released job is there.
     OJ_ASSIGN(again, store->claim(claimAny(W1, 10)));
     QCOMPARE(idsOf(again), (QList<qint64> { early.id }));
+}
+
+// The stretch of claim order a claim can be confined to: claimRangeEnd() finds the key of the
+// n-th runnable row after a key (of the claim's types and queues, rows locked by claims
+// already made not counted), and a claim up to it takes no row after it, even with a larger
+// limit. Fewer runnable rows: no key.
+void TestJobStore::claimStretches()
+{
+    QFETCH(QString, backend);
+    OJ_FRESH_STORE(store, url, backend);
+    OJ_ASSIGN(now, store->now());
+    // Claim order differs from id order: the urgent job comes first, the late one last.
+    OJ_ASSIGN(batch, store->enqueueMany(QList<NewJob>(6, tagged(u"S"_s))));
+    NewJob urgent = tagged(u"S"_s, u"urgent"_s);
+    urgent.priority = -1;
+    OJ_ASSIGN(early, store->enqueue(urgent));
+    NewJob later = tagged(u"S"_s, u"later"_s);
+    later.priority = 1;
+    OJ_ASSIGN(late, store->enqueue(later));
+    NewJob otherQueue = tagged(u"S"_s);
+    otherQueue.queue = u"elsewhere"_s;
+    NewJob notDue = tagged(u"S"_s);
+    notDue.runAt = now.addSecs(3600);
+    OJ_VERIFY_OK(store->enqueueMany({ tagged(u"T"_s), otherQueue, notDue }));
+
+    ClaimRequest request = claimAny(W1, 3);
+    request.types = { u"S"_s };
+    request.anyType = false;
+    request.queues = { u"default"_s };
+    OJ_ASSIGN(end, store->claimRangeEnd(request));
+    QVERIFY(end.has_value());
+    QCOMPARE(end->id, batch[1]);
+    QCOMPARE(end->priority, 0);
+    const DirectSql direct(url);
+    QCOMPARE(
+        QString::number(end->runAtMicros),
+        direct.value(
+            u"SELECT %1 FROM jobs WHERE id = %2"_s.arg(direct.micros(u"run_at"_s)).arg(batch[1])));
+    // Looking locks nothing: another worker claims the same rows.
+    OJ_ASSIGN(stillThere, store->claimRangeEnd(request));
+    QCOMPARE(stillThere->id, batch[1]);
+
+    // Confined to the stretch, a claim asking for more takes only its rows.
+    ClaimRequest first = request;
+    first.limit = 10;
+    first.upTo = *end;
+    ClaimKey last;
+    OJ_ASSIGN(claimed, store->claim(first, &last));
+    QCOMPARE(idsOf(claimed), (QList<qint64> { early.id, batch[0], batch[1] }));
+    QCOMPARE(last, *end);
+
+    // The next stretch starts after the key; claimed rows no longer count from the start.
+    ClaimRequest next = request;
+    next.limit = 2;
+    next.after = *end;
+    OJ_ASSIGN(second, store->claimRangeEnd(next));
+    QCOMPARE(second->id, batch[3]);
+    ClaimRequest fromStart = request;
+    fromStart.limit = 2;
+    OJ_ASSIGN(sameFromStart, store->claimRangeEnd(fromStart));
+    QCOMPARE(sameFromStart->id, batch[3]);
+    // A stretch of its own for another worker, claimed before the one before it.
+    ClaimRequest secondClaim = next;
+    secondClaim.worker = W2;
+    secondClaim.limit = 50;
+    secondClaim.upTo = *second;
+    OJ_ASSIGN(taken, store->claim(secondClaim));
+    QCOMPARE(idsOf(taken), (QList<qint64> { batch[2], batch[3] }));
+
+    // Three rows are left (batch 4 and 5, the late one): asking for four finds no key, and a
+    // claim without an end takes them all.
+    ClaimRequest rest = request;
+    rest.limit = 4;
+    rest.after = *second;
+    OJ_ASSIGN(none, store->claimRangeEnd(rest));
+    QVERIFY(!none.has_value());
+    rest.limit = 3;
+    OJ_ASSIGN(third, store->claimRangeEnd(rest));
+    QCOMPARE(third->id, late.id);
+    QCOMPARE(third->priority, 1);
+    rest.limit = 4;
+    OJ_ASSIGN(all, store->claim(rest));
+    QCOMPARE(idsOf(all), (QList<qint64> { batch[4], batch[5], late.id }));
+    OJ_ASSIGN(empty, store->claimRangeEnd(request));
+    QVERIFY(!empty.has_value());
+
+    // The other type, the other queue and the job not due yet were never counted.
+    ClaimRequest anything = claimAny(W1, 1);
+    OJ_ASSIGN(other, store->claimRangeEnd(anything));
+    QVERIFY(other.has_value());
+    anything.limit = 2;
+    OJ_ASSIGN(both, store->claimRangeEnd(anything));
+    QVERIFY(both.has_value());
+    anything.limit = 3;
+    OJ_ASSIGN(notThree, store->claimRangeEnd(anything));
+    QVERIFY(!notThree.has_value());
+    // Nothing to ask for: no key, and no statement needed.
+    ClaimRequest noTypes = request;
+    noTypes.types.clear();
+    OJ_ASSIGN(noKey, store->claimRangeEnd(noTypes));
+    QVERIFY(!noKey.has_value());
 }
 
 void TestJobStore::claimTypesAndQueues()

@@ -304,6 +304,8 @@ private slots:
     void claimedBatchRunsInClaimOrder();
     void batchedClaimsWithHeldJobs_data();
     void batchedClaimsWithHeldJobs();
+    void claimStretchesSideBySide_data();
+    void claimStretchesSideBySide();
     void prefetchHoldsAndHandsBack_data() { backendData(); }
     void prefetchHoldsAndHandsBack();
     void claimLanesSideBySide_data();
@@ -1209,6 +1211,64 @@ void TestRunner::batchedClaimsWithHeldJobs()
     QCOMPARE(left, 2000);
     runner.stop();
     QVERIFY(runner.waitForStopped(scaled(10000)));
+}
+
+void TestRunner::claimStretchesSideBySide_data()
+{
+    QTest::addColumn<int>("workers");
+    QTest::addRow("one worker") << 1;
+    QTest::addRow("two workers") << 2;
+}
+
+// Workers drain one backlog with batched claims on lanes (PostgreSQL): each claim takes a
+// stretch of claim order of its own, side by side with the worker's others; with two workers,
+// each takes rows out of the other's stretches meanwhile. Every job runs exactly once, and
+// none is passed over: no poll comes (an hour away) and nothing is enqueued after the start,
+// so a row left behind a stretch would never run (one worker alone: a stretch one row longer
+// than its claim left 116 of 3,000 jobs behind).
+void TestRunner::claimStretchesSideBySide()
+{
+    QFETCH(int, workers);
+    ODDJOBS_FRESH_URL(u"postgresql"_s, url);
+    RT_ASSIGN(store, openStore(url));
+    QList<NewJob> jobs;
+    for (int i = 0; i < 3000; ++i)
+        jobs << jobOf(u"work"_s, i);
+    RT_ASSIGN(all, store->enqueueMany(jobs));
+    auto rec = std::make_shared<Recorder>();
+    HandlerRegistry handlers;
+    handlers.add(u"work"_s, napping(rec, 0));
+    std::vector<std::unique_ptr<Runner>> runners;
+    std::atomic<int> succeeded { 0 };
+    for (int i = 0; i < workers; ++i) {
+        RunnerConfig config = testConfig(url);
+        config.concurrency = ConcurrencyControl::maxConcurrentJobs(4);
+        config.maxClaimBatch = 40;
+        config.prefetch = 80;
+        config.claimConnections = 3;
+        config.pollIntervalMs = 3600 * 1000;
+        runners.push_back(std::make_unique<Runner>(config, handlers));
+        QObject::connect(runners.back().get(), &Runner::jobSucceeded,
+                         [&succeeded](const Job &, qint64) { ++succeeded; });
+    }
+    for (auto &runner : runners)
+        runner->start();
+    QTRY_COMPARE_WITH_TIMEOUT(succeeded.load(), 3000, scaled(60000));
+    QHash<qint64, int> runs;
+    for (const Execution &e : rec->executions())
+        ++runs[e.id];
+    QCOMPARE(runs.size(), all.size());
+    for (qint64 id : std::as_const(all))
+        QVERIFY2(runs.value(id) == 1,
+                 qPrintable(u"job %1 ran %2 times"_s.arg(id).arg(runs.value(id))));
+    JobFilter successes;
+    successes.statuses = { JobStatus::Success };
+    RT_ASSIGN(done, store->count(successes));
+    QCOMPARE(done, 3000);
+    for (auto &runner : runners) {
+        runner->stop();
+        QVERIFY(runner->waitForStopped(scaled(10000)));
+    }
 }
 
 // Prefetched jobs are claimed (locked by this worker) before a slot is free, start as slots

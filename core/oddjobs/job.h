@@ -207,6 +207,10 @@ struct OJ_CORE_EXPORT ClaimRequest
     // keeps their dead entries until the next vacuum, which every claim from the start of the
     // index would walk through again (15,000 of them made a claim of one row ~12× dearer).
     std::optional<ClaimKey> after;
+    // Only rows up to this key, inclusive: claims on their way side by side each take a
+    // stretch of claim order of their own (JobStore::claimRangeEnd()) instead of stepping over
+    // every row the others lock.
+    std::optional<ClaimKey> upTo;
 };
 
 // What happened to one claimed job, written back by complete().

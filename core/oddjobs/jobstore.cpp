@@ -1396,23 +1396,9 @@ Result<QList<Job>> JobStore::claim(const ClaimRequest &request, ClaimKey *last)
     if (request.limit < 1 || (!request.anyType && request.types.isEmpty()))
         return QList<Job> {};
     const bool pg = d->pg();
-    QStringList conditions { u"status IN ('queued', 'retry')"_s,
-                             u"run_at <= %1"_s.arg(sqlNow(m_settings.backend)) };
+    QStringList conditions;
     QVariantList binds;
-    if (!request.anyType) {
-        conditions << inList(pg, u"job_type"_s);
-        binds << listParam(pg, request.types);
-    }
-    if (!request.queues.isEmpty()) {
-        conditions << inList(pg, u"queue"_s);
-        binds << listParam(pg, request.queues);
-    }
-    if (request.after) {
-        // A bound the claim index starts its scan at.
-        conditions << u"(priority, run_at, id) > (CAST(? AS %1), %2, CAST(? AS %3))"_s.arg(
-            pg ? u"integer"_s : u"INTEGER"_s, timeParam(pg), pg ? u"bigint"_s : u"INTEGER"_s);
-        binds << request.after->priority << request.after->runAtMicros << request.after->id;
-    }
+    runnableConditions(request, true, conditions, binds);
     // The worker comes first (in SET) and the limit last (in the subquery).
     binds.prepend(request.worker);
     binds << request.limit;
@@ -1462,6 +1448,58 @@ Result<QList<Job>> JobStore::claim(const ClaimRequest &request, ClaimKey *last)
     for (auto &row : rows)
         jobs << std::move(row.second);
     return jobs;
+}
+
+void JobStore::runnableConditions(const ClaimRequest &request, bool withUpTo,
+                                  QStringList &conditions, QVariantList &binds) const
+{
+    const bool pg = d->pg();
+    conditions
+        = { u"status IN ('queued', 'retry')"_s, u"run_at <= %1"_s.arg(sqlNow(m_settings.backend)) };
+    binds.clear();
+    if (!request.anyType) {
+        conditions << inList(pg, u"job_type"_s);
+        binds << listParam(pg, request.types);
+    }
+    if (!request.queues.isEmpty()) {
+        conditions << inList(pg, u"queue"_s);
+        binds << listParam(pg, request.queues);
+    }
+    // Bounds the claim index's scan starts and stops at.
+    const QString key = u"(priority, run_at, id) %1 (CAST(? AS %2), %3, CAST(? AS %4))"_s;
+    const auto bound = [&](const QString &op, const ClaimKey &k) {
+        conditions << key.arg(op, pg ? u"integer"_s : u"INTEGER"_s, timeParam(pg),
+                              pg ? u"bigint"_s : u"INTEGER"_s);
+        binds << k.priority << k.runAtMicros << k.id;
+    };
+    if (request.after)
+        bound(u">"_s, *request.after);
+    if (withUpTo && request.upTo)
+        bound(u"<="_s, *request.upTo);
+}
+
+Result<std::optional<ClaimKey>> JobStore::claimRangeEnd(const ClaimRequest &request)
+{
+    if (request.limit < 1 || (!request.anyType && request.types.isEmpty()))
+        return std::optional<ClaimKey> {};
+    QStringList conditions;
+    QVariantList binds;
+    runnableConditions(request, false, conditions, binds);
+    binds << request.limit - 1;
+    auto q = d->conn->run(
+        u"SELECT priority, %1, id FROM %2 WHERE %3 ORDER BY priority, run_at, id LIMIT 1 "
+        "OFFSET ?"_s.arg(selectList(d->pg(), {}, { { "run_at", ColumnKind::Time } }),
+                         m_options.table.quoted(), conditions.join(u" AND "_s)),
+        binds, u"cannot look for jobs to claim"_s);
+    if (!q)
+        return q.error();
+    std::optional<ClaimKey> end;
+    if ((*q)->next()) {
+        end = ClaimKey { (*q)->value(0).toInt(), (*q)->value(1).toLongLong(),
+                         (*q)->value(2).toLongLong() };
+    }
+    (*q)->finish();
+    return end;
 }
 
 Result<QList<WrittenOutcome>>

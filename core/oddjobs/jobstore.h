@@ -115,6 +115,10 @@ public:
     // locked_at, locked_by, started_at, attempts + 1. Returns them in claim order; with `last`,
     // also the claim key of the last of them (untouched when none was claimed).
     Result<QList<Job>> claim(const ClaimRequest &request, ClaimKey *last = nullptr);
+    // The claim key of the request.limit-th runnable row after request.after that the request
+    // would claim (its types and queues; request.upTo is ignored), read without locking
+    // anything; none when fewer rows are runnable. A claim up to it takes at most those rows.
+    Result<std::optional<ClaimKey>> claimRangeEnd(const ClaimRequest &request);
     // Writes many outcomes in one statement, each only if the row is still locked by
     // `worker`. A failure becomes retry (run_at = now() + delay) while attempts <
     // max_attempts (or defaultMaxAttempts), else failed.
@@ -150,6 +154,9 @@ protected:
 private:
     class Private;
     friend class Private;
+    // A claim's conditions: runnable, its types and queues, after `after` (and up to `upTo`).
+    void runnableConditions(const ClaimRequest &request, bool withUpTo, QStringList &conditions,
+                            QVariantList &binds) const;
     ConnectionSettings m_settings;
     StoreOptions m_options;
     QString m_connectionName;

@@ -625,7 +625,7 @@ private:
     // burst instead of one per signal (four per job).
     bool listened(Outbox::Signal signal) const
     {
-        return m_outbox->listened[signal].load(std::memory_order_relaxed);
+        return m_outbox->listened[signal].load(std::memory_order_acquire);
     }
     void jobStarted(const Job &job)
     {
@@ -836,9 +836,10 @@ private:
         return m_writer && m_connected && m_config.maxClaimBatch > 1
             && m_config.claimConnections > 1 && !claimLanesResting();
     }
-    void claimOnLane(ClaimRequest request, quint64 epoch);
-    void onLaneClaimed(int limit, quint64 generation, quint64 epoch, const Result<void> &result,
-                       bool ran, const QList<Job> &jobs, const ClaimKey &last);
+    bool claimOnLane(ClaimRequest request, quint64 epoch);
+    void onLaneClaimed(int limit, const std::optional<ClaimKey> &upTo, quint64 generation,
+                       quint64 epoch, const Result<void> &result, bool ran, const QList<Job> &jobs,
+                       const ClaimKey &last);
     void stopLanes();
     // New work may be runnable (a notification, a poll, a rescue, ...).
     void noteWork()
@@ -894,6 +895,7 @@ private:
     StoreLane *m_writer = nullptr; // PostgreSQL: writes outcomes
     QList<StoreLane *> m_claimLanes; // PostgreSQL: claims beside the runner's own, opened on need
     int m_claimingLimit = 0; // jobs asked for by claims in flight on the lanes
+    int m_openClaims = 0; // of those, claims without a stretch of their own (no upTo)
     int m_arriving = 0; // jobs a lane claimed, counted as held while the next claim is sent
     static constexpr qint64 LaneRestMs = 30000;
     QElapsedTimer m_lanesResting; // since a claim lane last could not connect
@@ -1200,11 +1202,14 @@ void RunnerCore::claimNow()
         - m_claimingLimit - m_arriving;
     if (wanted <= 0)
         return; // a slot freeing up claims again
-    // While a claim is out, another goes only for a whole batch: claims side by side start at
-    // the same key and the later one steps over every row the earlier one locked (measured with
-    // batches of 500: the claims' server processes spent a third more per job side by side
-    // than one after another). The claim coming back asks for the rest.
-    if (m_claimingLimit > 0 && wanted < m_config.maxClaimBatch)
+    // While claims are out, another goes for a whole batch, or for half of one where lanes
+    // take it and each claim out has a stretch of claim order of its own (claimOnLane()). Side
+    // by side from the same key, the later claim would step over every row the earlier one
+    // locks (measured with batches of 500: the claims' server processes spent a third more
+    // per job than one after another). The claim coming back asks for the rest.
+    const int batch = m_config.maxClaimBatch;
+    if (m_claimingLimit > 0 && wanted < batch
+        && (wanted < (batch + 1) / 2 || !batchesOnLanes() || m_openClaims > 0))
         return;
     // What one claim cannot take is claimed on lanes at the same time, in claims of equal size.
     // Batched, the runner thread claims on its own connection only while it has nothing else
@@ -1214,9 +1219,9 @@ void RunnerCore::claimNow()
     // is ~3 ms), so lanes claim and it goes on meanwhile; with every lane busy, a lane's reply
     // asks for the rest. (One job per claim, the round trip is short and the runner's
     // connection is one more claim side by side.)
-    const int batch = m_config.maxClaimBatch;
     const int lanes = idleClaimLanes();
-    const bool lanesOnly = batchesOnLanes() && (!m_running.isEmpty() || m_arriving > 0);
+    const bool lanesOnly
+        = batchesOnLanes() && (!m_running.isEmpty() || m_arriving > 0 || m_claimingLimit > 0);
     if (lanesOnly && lanes == 0)
         return;
     const int claims = std::min((wanted + batch - 1) / batch, lanesOnly ? lanes : 1 + lanes);
@@ -1226,18 +1231,23 @@ void RunnerCore::claimNow()
     request.after = m_claimedUpTo;
     const quint64 epoch = m_claimBoundEpoch;
     if (lanesOnly) {
-        for (int i = 0; i < claims && wanted > 0; ++i) {
+        for (int i = 0; i < claims && wanted > 0 && m_openClaims == 0; ++i) {
             request.limit = std::min(size, wanted);
-            claimOnLane(request, epoch);
+            if (!claimOnLane(request, epoch))
+                return;
             wanted -= request.limit;
         }
         return;
     }
     for (int i = 1; i < claims && wanted > size; ++i) {
         request.limit = size;
-        claimOnLane(request, epoch);
+        if (!claimOnLane(request, epoch))
+            return;
         wanted -= size;
+        if (m_openClaims > 0)
+            return; // it takes every row there is
     }
+    request.after = m_claimedUpTo; // after the stretches the lanes claim
     request.limit = std::min(size, wanted);
     ClaimKey last;
     auto jobs = m_store->claim(request, &last);
@@ -1627,8 +1637,34 @@ int RunnerCore::idleClaimLanes() const
 }
 
 // Claims on a lane while the runner thread claims on its own connection (see claimNow()).
-void RunnerCore::claimOnLane(ClaimRequest request, quint64 epoch)
+// Batched on lanes, each claim takes a stretch of claim order of its own: the key its last row
+// can have is looked up first (an index walk on the runner's connection that locks nothing),
+// and the next claim starts after it. The stretch is fixed before the claim runs, so the next
+// lookup never counts rows a claim of this runner has taken meanwhile: claims run side by side
+// without stepping over each other's rows, and none passes over rows the others leave. Where
+// fewer rows are runnable, the claim takes what there is (an open claim) and no other goes
+// until it is back.
+bool RunnerCore::claimOnLane(ClaimRequest request, quint64 epoch)
 {
+    bool open = false; // batched, with fewer rows runnable than the claim asks for
+    if (batchesOnLanes()) {
+        request.after = m_claimedUpTo;
+        auto end = m_store->claimRangeEnd(request);
+        if (!end) {
+            resetClaimBound();
+            handleStoreError(end.error(), u"claim"_s);
+            return false;
+        }
+        if (*end) {
+            request.upTo = *end;
+            if (!m_claimedUpTo)
+                m_claimedUpToSince.start();
+            m_claimedUpTo = *end;
+        } else {
+            open = true;
+            ++m_openClaims;
+        }
+    }
     StoreLane *lane = nullptr;
     for (StoreLane *l : std::as_const(m_claimLanes)) {
         if (!l->busy()) {
@@ -1657,10 +1693,14 @@ void RunnerCore::claimOnLane(ClaimRequest request, quint64 epoch)
             claimed->jobs = std::move(*jobs);
             return {};
         },
-        [this, limit, generation = m_workGeneration, epoch, claimed](const Result<void> &result,
-                                                                     bool ran) {
-            onLaneClaimed(limit, generation, epoch, result, ran, claimed->jobs, claimed->last);
+        [this, limit, upTo = request.upTo, open, generation = m_workGeneration, epoch,
+         claimed](const Result<void> &result, bool ran) {
+            if (open)
+                --m_openClaims;
+            onLaneClaimed(limit, upTo, generation, epoch, result, ran, claimed->jobs,
+                          claimed->last);
         });
+    return true;
 }
 
 // PostgreSQL: a claim walks the claim index from its start, and the entries of rows claimed
@@ -1688,14 +1728,16 @@ void RunnerCore::noteClaimed(quint64 epoch, qsizetype claimed, int limit, const 
         m_claimedUpTo = last;
 }
 
-void RunnerCore::onLaneClaimed(int limit, quint64 generation, quint64 epoch,
-                               const Result<void> &result, bool ran, const QList<Job> &jobs,
-                               const ClaimKey &last)
+void RunnerCore::onLaneClaimed(int limit, const std::optional<ClaimKey> &upTo, quint64 generation,
+                               quint64 epoch, const Result<void> &result, bool ran,
+                               const QList<Job> &jobs, const ClaimKey &last)
 {
     m_claimingLimit -= limit;
     if (claimLanesResting())
         retireClaimLanes(); // this one too, now that its claim is back
     if (!ran) {
+        if (upTo)
+            resetClaimBound(); // its stretch lies behind the bound, unclaimed
         // No connection for the lane (the server's or the role's connection slots are taken,
         // say): that is no outage while the runner's own connection works. Claims go on there
         // alone for a while; a real outage shows there soon enough.
@@ -1725,9 +1767,17 @@ void RunnerCore::onLaneClaimed(int limit, quint64 generation, quint64 epoch,
     }
     // The rows are ours even if the runner's connection broke meanwhile: they run, and their
     // locks are refreshed once it is back.
-    noteClaimed(epoch, jobs.size(), limit, last);
-    if (jobs.size() < limit && generation == m_workGeneration)
-        m_mayHaveWork = false; // unless something new came since the claim was sent
+    if (!upTo) {
+        noteClaimed(epoch, jobs.size(), limit, last);
+        if (jobs.size() < limit && generation == m_workGeneration)
+            m_mayHaveWork = false; // unless something new came since the claim was sent
+    } else if (jobs.size() == limit && last < *upTo) {
+        // A stretch filled before its end: rows became runnable inside it after the lookup
+        // (a run_at reached, a priority changed by plain SQL) and the rest of it lies behind
+        // the bound. (A stretch coming back short says nothing of the rows after it: other
+        // workers took some of its rows. The bound moved past it when it was sent.)
+        resetClaimBound();
+    }
     // Batched on lanes, the next claim goes out before these are handed over: the lane's
     // server process would otherwise idle while this thread admits a few hundred jobs. (An
     // empty reply has nothing to overlap with: its claim is scheduled below.)
@@ -2255,6 +2305,7 @@ void RunnerCore::stopLanes()
     m_inFlight = 0;
     m_inFlightIds.clear();
     m_claimingLimit = 0;
+    m_openClaims = 0;
 }
 
 void RunnerCore::finish()
@@ -2338,7 +2389,7 @@ void Runner::connectNotify(const QMetaMethod &signal)
     };
     for (const auto &[method, which] : known) {
         if (signal == method)
-            m_outbox->listened[which].store(true, std::memory_order_relaxed);
+            m_outbox->listened[which].store(true, std::memory_order_release);
     }
 }
 

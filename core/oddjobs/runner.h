@@ -226,6 +226,9 @@ public Q_SLOTS:
     void wake();
 
 Q_SIGNALS:
+    // The job signals and logEvent report what happens after something is first connected to
+    // them: a signal nobody listens to costs the runner nothing per job. Connect before
+    // start() to hear of every job.
     void jobStarted(const OddJobs::Job &job);
     void jobSucceeded(const OddJobs::Job &job, qint64 durationMs);
     void jobFailed(const OddJobs::Job &job, const QJsonValue &error, qint64 durationMs);
