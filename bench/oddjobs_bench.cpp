@@ -4,7 +4,7 @@
 //   oddjobs_bench [--url postgresql://...] [--sqlite] [--only throughput,latency,...]
 //                 [--n 20000] [--concurrency 1,10,32] [--batch 500] [--samples 200]
 //                 [--depths 10000,1000000] [--smoke] [--delete-successful]
-//                 [--claim-connections N] [--start-idle]
+//                 [--claim-connections N] [--prefetch N] [--start-idle]
 //                 [--finished 1000000]
 //
 // Without --url a throwaway PostgreSQL cluster is started with the server's default
@@ -233,6 +233,8 @@ bool g_deleteSuccessful = false;
 qint64 g_finishedRows = 0;
 // RunnerConfig::claimConnections for the drains (0: the default).
 int g_claimConnections = 0;
+// RunnerConfig::prefetch for batched drains (-1: the batch size).
+int g_prefetch = -1;
 // Throughput (--start-idle): the runner starts on an empty table and idles a while before the
 // jobs arrive (enqueued while it drains; timed from the first enqueue), as a worker that waits
 // for a burst does. Its statements' plans were then made for an empty table.
@@ -270,7 +272,7 @@ DrainResult drain(const Target &target, JobStore &store, int n, int concurrency,
     config.concurrency = ConcurrencyControl::maxConcurrentJobs(concurrency);
     config.maxClaimBatch = batch;
     // Batched mode also keeps a claimed batch at hand, so freed slots refill without a trip.
-    config.prefetch = batch > 1 ? batch : 0;
+    config.prefetch = batch > 1 ? (g_prefetch >= 0 ? g_prefetch : batch) : 0;
     config.pollIntervalMs = 1000;
     config.retentionSeconds = 0;
     config.deleteSuccessfulJobs = g_deleteSuccessful;
@@ -346,23 +348,27 @@ void benchThroughput(const Target &target, JobStore &store, int n, const QList<i
                 ? drain(target, store, n, c, batch, [&store, n] { fill(store, n); })
                 : drain(target, store, n, c, batch);
             const auto after = readCounters(store);
-            QJsonObject line { { u"test"_s, u"throughput"_s },
-                               { u"variant"_s,
-                                 QString((batch == 1 ? u"batch1"_s : u"batch%1"_s.arg(batch))
-                                         + (g_deleteSuccessful ? u"-delete"_s : QString())
-                                         + (g_startIdle ? u"-idle-start"_s : QString())) },
-                               { u"backend"_s, target.postgres ? u"postgresql"_s : u"sqlite"_s },
-                               { u"concurrency"_s, c },
-                               { u"n"_s, n },
-                               { u"finished_rows"_s, g_finishedRows },
-                               { u"claim_connections"_s,
-                                 g_claimConnections > 0 ? g_claimConnections
-                                                        : RunnerConfig().claimConnections },
-                               { u"completed"_s, r.completed },
-                               { u"seconds"_s, round3(r.seconds) },
-                               { u"jobs_per_s"_s, std::round(r.completed / r.seconds) },
-                               { u"capped"_s, r.completed < n },
-                               { u"cpu"_s, r.cpu } };
+            QJsonObject line {
+                { u"test"_s, u"throughput"_s },
+                { u"variant"_s,
+                  QString((batch == 1 ? u"batch1"_s : u"batch%1"_s.arg(batch))
+                          + (g_prefetch >= 0 && batch > 1 ? u"-prefetch%1"_s.arg(g_prefetch)
+                                                          : QString())
+                          + (g_deleteSuccessful ? u"-delete"_s : QString())
+                          + (g_startIdle ? u"-idle-start"_s : QString())) },
+                { u"backend"_s, target.postgres ? u"postgresql"_s : u"sqlite"_s },
+                { u"concurrency"_s, c },
+                { u"n"_s, n },
+                { u"finished_rows"_s, g_finishedRows },
+                { u"prefetch"_s, batch > 1 ? (g_prefetch >= 0 ? g_prefetch : batch) : 0 },
+                { u"claim_connections"_s,
+                  g_claimConnections > 0 ? g_claimConnections : RunnerConfig().claimConnections },
+                { u"completed"_s, r.completed },
+                { u"seconds"_s, round3(r.seconds) },
+                { u"jobs_per_s"_s, std::round(r.completed / r.seconds) },
+                { u"capped"_s, r.completed < n },
+                { u"cpu"_s, r.cpu }
+            };
             if (before && after && r.completed > 0) {
                 line.insert(u"commits_per_job"_s,
                             round3(double(after->commits - before->commits) / r.completed));
@@ -607,6 +613,9 @@ int main(int argc, char *argv[])
     const QCommandLineOption claimConnections(
         u"claim-connections"_s, u"Throughput: claims in flight at once (default: the runner's)."_s,
         u"n"_s, u"0"_s);
+    const QCommandLineOption prefetch(
+        u"prefetch"_s, u"Throughput: jobs held beyond free slots when batched (the batch size)."_s,
+        u"n"_s, u"-1"_s);
     const QCommandLineOption deleteSuccessful(
         u"delete-successful"_s, u"Throughput: delete succeeded jobs instead of keeping them."_s);
     const QCommandLineOption startIdle(
@@ -617,12 +626,13 @@ int main(int argc, char *argv[])
         u"finished"_s, u"Throughput: this many finished jobs lie in the table (0)."_s, u"n"_s,
         u"0"_s);
     parser.addOptions({ url, sqlite, only, n, conc, batch, samples, latConc, depths, smoke,
-                        deleteSuccessful, finished, claimConnections, startIdle });
+                        deleteSuccessful, finished, claimConnections, startIdle, prefetch });
     parser.process(app);
     g_deleteSuccessful = parser.isSet(deleteSuccessful);
     g_startIdle = parser.isSet(startIdle);
     g_finishedRows = parser.value(finished).toLongLong();
     g_claimConnections = parser.value(claimConnections).toInt();
+    g_prefetch = parser.value(prefetch).toInt();
     g_runId = qEnvironmentVariable("RUN_ID", QDateTime::currentDateTimeUtc().toString(Qt::ISODate));
 
     const bool isSmoke = parser.isSet(smoke);

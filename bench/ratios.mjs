@@ -28,13 +28,23 @@ const ratio = (a, b) => (a == null || b == null || b === 0 ? '-' : (a / b).toFix
 
 const ours = (test, extra) => is('oddjobs', test, (r) => (r.backend ?? 'postgresql') === 'postgresql' && (!extra || extra(r)));
 const oneByOne = (r) => /^batch1(-|$)/.test(r.variant);
-const batched = ours('throughput', (r) => !oneByOne(r));
+// Held at most as many jobs beyond free slots as graphile-worker's batched preset keeps in its
+// local queue (500); deeper holds are reported on rows of their own.
+const sameHold = (r) => (r.prefetch ?? 500) <= 500;
+const batched = ours('throughput', (r) => !oneByOne(r) && sameHold(r));
+const deeper = ours('throughput', (r) => !oneByOne(r) && !sameHold(r));
 const single = ours('throughput', oneByOne);
+const graphileBatched = best(is('graphile-worker', 'throughput', (r) => r.variant === 'batched'), 'jobs_per_s');
+const pgbossBatched = best(is('pg-boss', 'throughput', (r) => r.variant === 'batch50'), 'jobs_per_s');
 const table = [
   [`throughput, best config (jobs/s)${bestLabel(batched, 'jobs_per_s')}`, best(batched, 'jobs_per_s'),
-    'graphile-worker batched', best(is('graphile-worker', 'throughput', (r) => r.variant === 'batched'), 'jobs_per_s'), '≥ 2×'],
+    'graphile-worker batched', graphileBatched, '≥ 2×'],
   [`throughput, best config (jobs/s)${bestLabel(batched, 'jobs_per_s')}`, best(batched, 'jobs_per_s'),
-    'pg-boss batch50', best(is('pg-boss', 'throughput', (r) => r.variant === 'batch50'), 'jobs_per_s'), '≥ 4×'],
+    'pg-boss batch50', pgbossBatched, '≥ 4×'],
+  [`throughput, deeper hold (jobs/s)${bestLabel(deeper, 'jobs_per_s')}`, best(deeper, 'jobs_per_s'),
+    'graphile-worker batched', graphileBatched, '—'],
+  [`throughput, deeper hold (jobs/s)${bestLabel(deeper, 'jobs_per_s')}`, best(deeper, 'jobs_per_s'),
+    'pg-boss batch50', pgbossBatched, '—'],
   [`throughput, one job per claim (jobs/s)${bestLabel(single, 'jobs_per_s')}`, best(single, 'jobs_per_s'),
     'graphile-worker default', best(is('graphile-worker', 'throughput', (r) => r.variant === 'default'), 'jobs_per_s'), '≥ 1×'],
   ['latency p50 (ms), lower is better', lowest(ours('latency'), 'p50_ms'),
