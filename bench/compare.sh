@@ -42,6 +42,11 @@ if [ -z "${ONLY:-}" ] || [[ ",$ONLY," == *,throughput,* ]]; then
     "$build/bench/oddjobs_bench" --url "postgresql://postgres@127.0.0.1:$port/oddjobs_bench" --n "$n" \
         --only throughput --batch 1 --concurrency 10,32 --claim-connections 8 --delete-successful \
         | tee -a "$out"
+    # The runner's defaults (ten slots, no prefetch, claims of up to 500): no claim beside
+    # another, so none looks up a stretch first.
+    "$build/bench/oddjobs_bench" --url "postgresql://postgres@127.0.0.1:$port/oddjobs_bench" --n "$n" \
+        --only throughput --batch 500 --prefetch 0 --concurrency 10 --delete-successful \
+        | tee -a "$out"
     # A deeper hold than graphile-worker's local queue of 500: claims of 1,000, 3,000 held
     # beyond free slots, so three claims can be on their way while the held jobs run. Reported
     # on rows of their own, apart from the comparison at the same hold.

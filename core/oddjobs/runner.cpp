@@ -1647,7 +1647,11 @@ int RunnerCore::idleClaimLanes() const
 bool RunnerCore::claimOnLane(ClaimRequest request, quint64 epoch)
 {
     bool open = false; // batched, with fewer rows runnable than the claim asks for
-    if (batchesOnLanes()) {
+    // Only where a second claim can go out while this one is (half a batch wanted beside it,
+    // claimNow()): one claim at a time needs no stretch, and the lookup would be a round trip
+    // per claim for nothing (the defaults: ten slots, no prefetch, claims of up to 500).
+    const int hold = capacity() + std::max(0, m_config.prefetch);
+    if (batchesOnLanes() && hold >= (m_config.maxClaimBatch + 1) / 2 + 1) {
         request.after = m_claimedUpTo;
         auto end = m_store->claimRangeEnd(request);
         if (!end) {
