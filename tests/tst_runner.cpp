@@ -1234,8 +1234,8 @@ void TestRunner::claimStretchesSideBySide_data()
 // stretch of claim order of its own, side by side with the worker's others; with two workers,
 // each takes rows out of the other's stretches meanwhile. Every job runs exactly once, and
 // none is passed over: no poll comes (an hour away) and nothing is enqueued after the start,
-// so a row left behind a stretch would never run (one worker alone: a stretch one row longer
-// than its claim left 116 of 3,000 jobs behind).
+// so a row left behind a stretch would never run (with the bound moved one row past each
+// stretch, one worker left 43 of 3,000 jobs behind, two workers 4).
 void TestRunner::claimStretchesSideBySide()
 {
     QFETCH(int, workers);
@@ -1253,8 +1253,8 @@ void TestRunner::claimStretchesSideBySide()
     for (int i = 0; i < workers; ++i) {
         RunnerConfig config = testConfig(url);
         config.concurrency = ConcurrencyControl::maxConcurrentJobs(4);
-        config.maxClaimBatch = 40;
-        config.prefetch = 80;
+        config.maxClaimBatch = 150; // large enough for stretches (StretchMinBatch)
+        config.prefetch = 300;
         config.claimConnections = 3;
         config.pollIntervalMs = 3600 * 1000;
         runners.push_back(std::make_unique<Runner>(config, handlers));

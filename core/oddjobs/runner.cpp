@@ -838,12 +838,21 @@ private:
     }
     // A claim may go out beside this one (another lane's, or the runner's own after it).
     bool claimOnLane(ClaimRequest request, quint64 epoch, bool beside);
-    // Batched on lanes, a second claim can go out while one is out (claimNow()): half a batch
-    // wanted beside a claim of at least one job, and a second lane to take it.
+    // Claims in stretches of their own (claimOnLane()) pay for their lookup only where a claim
+    // is large: a claim of a few rows costs little more than the lookup's round trip, and one
+    // beside it from the same key steps over only a few rows (the chaos soak's workers, claims
+    // of up to 8, drained at half their speed with a lookup per claim).
+    static constexpr int StretchMinBatch = 100;
+    bool stretchesPay() const
+    {
+        return batchesOnLanes() && m_config.maxClaimBatch >= StretchMinBatch;
+    }
+    // A second claim can go out on a lane while one is out (claimNow()): claims in stretches,
+    // half a batch wanted beside a claim of at least one job, and a second lane to take it.
     bool claimsSideBySide() const
     {
         const int hold = capacity() + std::max(0, m_config.prefetch);
-        return batchesOnLanes() && m_config.claimConnections > 2
+        return stretchesPay() && m_config.claimConnections > 2
             && hold >= (m_config.maxClaimBatch + 1) / 2 + 1;
     }
     void onLaneClaimed(int limit, const std::optional<ClaimKey> &upTo, quint64 generation,
@@ -1662,7 +1671,7 @@ bool RunnerCore::claimOnLane(ClaimRequest request, quint64 epoch, bool beside)
     // Only where a claim can go out beside this one: one claim at a time needs no stretch,
     // and the lookup would be a round trip per claim for nothing (the defaults, ten slots, no
     // prefetch and claims of up to 500, lost a quarter of their throughput to it).
-    if (batchesOnLanes() && beside) {
+    if (stretchesPay() && beside) {
         request.after = m_claimedUpTo;
         auto end = m_store->claimRangeEnd(request);
         if (!end) {

@@ -7,7 +7,8 @@
 #     --build          build the soak's targets in it first
 #     --ci             what CI runs: --minutes 2 with the job count CI drains in that time
 #     OPTIONS          go to the driver, later ones win: --minutes M (time budget, default 10),
-#                      --jobs N (default 100000), --workers, --concurrency, --prefetch, --exec-us,
+#                      --jobs N (default 100000), --workers, --concurrency, --prefetch,
+#                      --claim-batch, --exec-us,
 #                      --kill-every-ms, --lock-timeout, --pg-restarts, --pg-restart-mode,
 #                      --log-dir, --seed; --help describes them
 # Prints one summary line ("soak PASS ..." or "soak FAIL ...") on standard output, progress on

@@ -74,6 +74,7 @@ struct Settings
     int workers = 3;
     int concurrency = 8;
     int prefetch = 8;
+    int claimBatch = 500; // the worker's default: a claim takes the whole hold
     QString execUs = u"1000-5000"_s;
     int killMinMs = 2000;
     int killMaxMs = 5000;
@@ -288,7 +289,8 @@ bool Soak::startWorker(int slot, bool waitForReady)
     w.process->setProgram(m_s.workerBinary);
     w.process->setArguments({ u"--url"_s, m_url, u"--worker"_s, w.name, u"--concurrency"_s,
                               QString::number(m_s.concurrency), u"--prefetch"_s,
-                              QString::number(m_s.prefetch), u"--poll-interval"_s, u"500"_s,
+                              QString::number(m_s.prefetch), u"--claim-batch"_s,
+                              QString::number(m_s.claimBatch), u"--poll-interval"_s, u"500"_s,
                               u"--lock-timeout"_s, QString::number(m_s.lockTimeoutSeconds),
                               u"--exec-us"_s, m_s.execUs, u"--log-retry"_s, u"120"_s });
     w.process->setProcessChannelMode(QProcess::MergedChannels);
@@ -626,9 +628,9 @@ bool Soak::check(double drainSeconds, double wallSeconds)
 int Soak::run()
 {
     m_wall.start();
-    note(u"%1 jobs, %2 workers x %3 slots (prefetch %4), handlers sleep %5 us, lock timeout %6 "
-         "s, a SIGKILL every %7-%8 ms, %9 server restart(s), budget %10 min, seed %11"_s
-             .arg(m_s.jobs)
+    note(u"%1 jobs, %2 workers x %3 slots (prefetch %4, claims of up to %12), handlers sleep %5 "
+         "us, lock timeout %6 s, a SIGKILL every %7-%8 ms, %9 server restart(s), budget %10 min, "
+         "seed %11"_s.arg(m_s.jobs)
              .arg(m_s.workers)
              .arg(m_s.concurrency)
              .arg(m_s.prefetch)
@@ -638,7 +640,8 @@ int Soak::run()
              .arg(m_s.killMaxMs)
              .arg(m_s.pgRestarts)
              .arg(m_s.minutes)
-             .arg(m_s.seed));
+             .arg(m_s.seed)
+             .arg(m_s.claimBatch));
     if (!setUp() || !enqueue())
         return 2;
     note(u"worker logs in "_s + m_logDir);
@@ -759,6 +762,8 @@ int main(int argc, char *argv[])
                                          QString::number(defaults.concurrency));
     const QCommandLineOption prefetch(u"prefetch"_s, u"Jobs each worker claims ahead."_s, u"n"_s,
                                       QString::number(defaults.prefetch));
+    const QCommandLineOption claimBatch(u"claim-batch"_s, u"Jobs one claim takes at most."_s,
+                                        u"n"_s, QString::number(defaults.claimBatch));
     const QCommandLineOption execUs(u"exec-us"_s, u"A handler's random sleep."_s, u"min-max"_s,
                                     defaults.execUs);
     const QCommandLineOption killMs(u"kill-every-ms"_s, u"Pause between two SIGKILLs."_s,
@@ -783,8 +788,9 @@ int main(int argc, char *argv[])
                                     u"dir"_s);
     const QCommandLineOption seed(u"seed"_s, u"Seed of the kill schedule (default: random)."_s,
                                   u"n"_s);
-    parser.addOptions({ minutes, jobs, workers, concurrency, prefetch, execUs, killMs, lockTimeout,
-                        restarts, restartMode, workerBinary, oddjobsBinary, logDir, seed });
+    parser.addOptions({ minutes, jobs, workers, concurrency, prefetch, claimBatch, execUs, killMs,
+                        lockTimeout, restarts, restartMode, workerBinary, oddjobsBinary, logDir,
+                        seed });
     parser.process(app);
 
     Settings s;
@@ -814,6 +820,7 @@ int main(int argc, char *argv[])
     s.workers = int(number(workers, 1));
     s.concurrency = int(number(concurrency, 1));
     s.prefetch = int(number(prefetch, 0));
+    s.claimBatch = int(number(claimBatch, 1));
     s.execUs = parser.value(execUs);
     int unused = 0;
     range(execUs, &unused, &unused);
