@@ -164,6 +164,12 @@ std::optional<int> optionalInt(const QVariant &value)
     return value.toInt();
 }
 
+// No rows asked for, or no type with a handler: no statement needed.
+bool claimsNothing(const ClaimRequest &request)
+{
+    return request.limit < 1 || (!request.anyType && request.types.isEmpty());
+}
+
 // A JSON column that may be NULL.
 QJsonValue optionalJson(const QVariant &value)
 {
@@ -1393,7 +1399,7 @@ Result<QList<Job>> JobStore::claim(const ClaimRequest &request, ClaimKey *last)
         return readOnlyError();
     if (request.worker.isEmpty())
         return makeError(ErrorCode::InvalidArgument, u"a claim needs a worker name"_s);
-    if (request.limit < 1 || (!request.anyType && request.types.isEmpty()))
+    if (claimsNothing(request))
         return QList<Job> {};
     const bool pg = d->pg();
     QStringList conditions;
@@ -1480,7 +1486,7 @@ void JobStore::runnableConditions(const ClaimRequest &request, bool withUpTo,
 
 Result<std::optional<ClaimKey>> JobStore::claimRangeEnd(const ClaimRequest &request)
 {
-    if (request.limit < 1 || (!request.anyType && request.types.isEmpty()))
+    if (claimsNothing(request))
         return std::optional<ClaimKey> {};
     QStringList conditions;
     QVariantList binds;

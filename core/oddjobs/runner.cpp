@@ -837,7 +837,7 @@ private:
             && m_config.claimConnections > 1 && !claimLanesResting();
     }
     // A claim may go out beside this one (another lane's, or the runner's own after it).
-    bool claimOnLane(ClaimRequest request, quint64 epoch, bool beside);
+    bool claimOnLane(ClaimRequest request, bool beside);
     // Claims in stretches of their own (claimOnLane()) pay for their lookup only where a claim
     // is large: a claim of a few rows costs little more than the lookup's round trip, and one
     // beside it from the same key steps over only a few rows (the chaos soak's workers, claims
@@ -855,9 +855,17 @@ private:
         return stretchesPay() && m_config.claimConnections > 2
             && hold >= (m_config.maxClaimBatch + 1) / 2 + 1;
     }
-    void onLaneClaimed(int limit, const std::optional<ClaimKey> &upTo, quint64 generation,
-                       quint64 epoch, const Result<void> &result, bool ran, const QList<Job> &jobs,
-                       const ClaimKey &last);
+    // A claim sent to a lane, as onLaneClaimed() needs to know it.
+    struct LaneClaim
+    {
+        int limit = 0;
+        std::optional<ClaimKey> upTo; // the end of its stretch, where it has one
+        bool open = false; // batched without a stretch: fewer rows runnable than it asks for
+        quint64 generation = 0; // m_workGeneration when sent
+        quint64 epoch = 0; // m_claimBoundEpoch when sent
+    };
+    void onLaneClaimed(const LaneClaim &claim, const Result<void> &result, bool ran,
+                       const QList<Job> &jobs, const ClaimKey &last);
     void stopLanes();
     // New work may be runnable (a notification, a poll, a rescue, ...).
     void noteWork()
@@ -1248,13 +1256,11 @@ void RunnerCore::claimNow()
     const int size = std::min(batch, (wanted + claims - 1) / claims);
     if (m_claimedUpTo && m_claimedUpToSince.hasExpired(ClaimBoundMaxAgeMs))
         resetClaimBound();
-    request.after = m_claimedUpTo;
-    const quint64 epoch = m_claimBoundEpoch;
     if (lanesOnly) {
         const bool beside = claims > 1 || claimsSideBySide();
         for (int i = 0; i < claims && wanted > 0 && m_openClaims == 0; ++i) {
             request.limit = std::min(size, wanted);
-            if (!claimOnLane(request, epoch, beside))
+            if (!claimOnLane(request, beside))
                 return;
             wanted -= request.limit;
         }
@@ -1262,7 +1268,7 @@ void RunnerCore::claimNow()
     }
     for (int i = 1; i < claims && wanted > size; ++i) {
         request.limit = size;
-        if (!claimOnLane(request, epoch, true))
+        if (!claimOnLane(request, true))
             return;
         wanted -= size;
         if (m_openClaims > 0)
@@ -1270,6 +1276,7 @@ void RunnerCore::claimNow()
     }
     request.after = m_claimedUpTo; // after the stretches the lanes claim
     request.limit = std::min(size, wanted);
+    const quint64 epoch = m_claimBoundEpoch;
     ClaimKey last;
     auto jobs = m_store->claim(request, &last);
     if (!jobs) {
@@ -1665,14 +1672,14 @@ int RunnerCore::idleClaimLanes() const
 // without stepping over each other's rows, and none passes over rows the others leave. Where
 // fewer rows are runnable, the claim takes what there is (an open claim) and no other goes
 // until it is back.
-bool RunnerCore::claimOnLane(ClaimRequest request, quint64 epoch, bool beside)
+bool RunnerCore::claimOnLane(ClaimRequest request, bool beside)
 {
-    bool open = false; // batched, with fewer rows runnable than the claim asks for
+    request.after = m_claimedUpTo;
+    LaneClaim claim;
     // Only where a claim can go out beside this one: one claim at a time needs no stretch,
     // and the lookup would be a round trip per claim for nothing (the defaults, ten slots, no
     // prefetch and claims of up to 500, lost a quarter of their throughput to it).
     if (stretchesPay() && beside) {
-        request.after = m_claimedUpTo;
         auto end = m_store->claimRangeEnd(request);
         if (!end) {
             resetClaimBound();
@@ -1685,10 +1692,14 @@ bool RunnerCore::claimOnLane(ClaimRequest request, quint64 epoch, bool beside)
                 m_claimedUpToSince.start();
             m_claimedUpTo = *end;
         } else {
-            open = true;
+            claim.open = true;
             ++m_openClaims;
         }
     }
+    claim.limit = request.limit;
+    claim.upTo = request.upTo;
+    claim.generation = m_workGeneration;
+    claim.epoch = m_claimBoundEpoch;
     StoreLane *lane = nullptr;
     for (StoreLane *l : std::as_const(m_claimLanes)) {
         if (!l->busy()) {
@@ -1701,8 +1712,7 @@ bool RunnerCore::claimOnLane(ClaimRequest request, quint64 epoch, bool beside)
                              this, true);
         m_claimLanes << lane;
     }
-    const int limit = request.limit;
-    m_claimingLimit += limit;
+    m_claimingLimit += claim.limit;
     struct Claimed
     {
         QList<Job> jobs;
@@ -1717,12 +1727,8 @@ bool RunnerCore::claimOnLane(ClaimRequest request, quint64 epoch, bool beside)
             claimed->jobs = std::move(*jobs);
             return {};
         },
-        [this, limit, upTo = request.upTo, open, generation = m_workGeneration, epoch,
-         claimed](const Result<void> &result, bool ran) {
-            if (open)
-                --m_openClaims;
-            onLaneClaimed(limit, upTo, generation, epoch, result, ran, claimed->jobs,
-                          claimed->last);
+        [this, claim, claimed](const Result<void> &result, bool ran) {
+            onLaneClaimed(claim, result, ran, claimed->jobs, claimed->last);
         });
     return true;
 }
@@ -1752,15 +1758,16 @@ void RunnerCore::noteClaimed(quint64 epoch, qsizetype claimed, int limit, const 
         m_claimedUpTo = last;
 }
 
-void RunnerCore::onLaneClaimed(int limit, const std::optional<ClaimKey> &upTo, quint64 generation,
-                               quint64 epoch, const Result<void> &result, bool ran,
+void RunnerCore::onLaneClaimed(const LaneClaim &claim, const Result<void> &result, bool ran,
                                const QList<Job> &jobs, const ClaimKey &last)
 {
-    m_claimingLimit -= limit;
+    m_claimingLimit -= claim.limit;
+    if (claim.open)
+        --m_openClaims;
     if (claimLanesResting())
         retireClaimLanes(); // this one too, now that its claim is back
     if (!ran) {
-        if (upTo)
+        if (claim.upTo)
             resetClaimBound(); // its stretch lies behind the bound, unclaimed
         // No connection for the lane (the server's or the role's connection slots are taken,
         // say): that is no outage while the runner's own connection works. Claims go on there
@@ -1791,11 +1798,11 @@ void RunnerCore::onLaneClaimed(int limit, const std::optional<ClaimKey> &upTo, q
     }
     // The rows are ours even if the runner's connection broke meanwhile: they run, and their
     // locks are refreshed once it is back.
-    if (!upTo) {
-        noteClaimed(epoch, jobs.size(), limit, last);
-        if (jobs.size() < limit && generation == m_workGeneration)
+    if (!claim.upTo) {
+        noteClaimed(claim.epoch, jobs.size(), claim.limit, last);
+        if (jobs.size() < claim.limit && claim.generation == m_workGeneration)
             m_mayHaveWork = false; // unless something new came since the claim was sent
-    } else if (jobs.size() == limit && last < *upTo) {
+    } else if (jobs.size() == claim.limit && last < *claim.upTo) {
         // A stretch filled before its end: rows became runnable inside it after the lookup
         // (a run_at reached, a priority changed by plain SQL) and the rest of it lies behind
         // the bound. (A stretch coming back short says nothing of the rows after it: other
