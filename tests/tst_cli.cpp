@@ -89,6 +89,14 @@ QString successProblem(const Run &run)
     return {};
 }
 
+// Empty when `run`'s standard output matches the regular expression `pattern`.
+QString outputProblem(const Run &run, const QString &pattern)
+{
+    if (QRegularExpression(pattern).match(QString::fromUtf8(run.out)).hasMatch())
+        return {};
+    return u"standard output does not match %1"_s.arg(pattern) + run.describe();
+}
+
 // Empty when `run` failed with `code` and exactly one line on stderr that starts with
 // "oddjobs: ", contains every needle and none of the forbidden strings, and stdout is empty.
 QString errorProblem(const Run &run, int code, const QStringList &needles = {},
@@ -575,10 +583,7 @@ void TestCli::helpAndVersion()
     const QString text = QString::fromUtf8(r.out);
     // The usage line names the program and, for a subcommand, the subcommand.
     const QString command = args.first().startsWith(u'-') ? QString() : args.first() + u' ';
-    QVERIFY2(QRegularExpression(u"^Usage: \\S*oddjobs %1\\[options\\]"_s.arg(command))
-                 .match(text)
-                 .hasMatch(),
-             qPrintable(u"the usage line is wrong"_s + r.describe()));
+    CLI_CHECK(outputProblem(r, u"^Usage: \\S*oddjobs %1\\[options\\]"_s.arg(command)));
     for (const QString &word : std::as_const(mentions))
         QVERIFY2(text.contains(word),
                  qPrintable(u"the help does not mention %1"_s.arg(word) + r.describe()));
@@ -590,10 +595,7 @@ void TestCli::helpAndVersion()
         for (const QString &flag : { u"--version"_s, u"-v"_s }) {
             const Run v = run({ flag });
             CLI_CHECK(successProblem(v));
-            QVERIFY2(QRegularExpression(u"^oddjobs \\d+\\.\\d+(\\.\\d+)?\\n$"_s)
-                         .match(QString::fromUtf8(v.out))
-                         .hasMatch(),
-                     qPrintable(v.describe()));
+            CLI_CHECK(outputProblem(v, u"^oddjobs \\d+\\.\\d+(\\.\\d+)?\\n$"_s));
         }
     }
 }
@@ -653,24 +655,18 @@ void TestCli::migrate()
 
     const Run first = run({ u"migrate"_s, u"--database"_s, url });
     CLI_CHECK(successProblem(first));
-    QVERIFY2(
-        QRegularExpression(u"^table jobs in \\S+ migrated from schema version 0 to %1\\n$"_s.arg(
-                               CurrentSchemaVersion))
-            .match(QString::fromUtf8(first.out))
-            .hasMatch(),
-        qPrintable(first.describe()));
+    CLI_CHECK(outputProblem(first,
+                            u"^table jobs in \\S+ migrated from schema version 0 to %1\\n$"_s.arg(
+                                CurrentSchemaVersion)));
     if (!password.isEmpty())
         QVERIFY2(!first.out.contains(password.toUtf8()),
                  qPrintable(u"the password is shown"_s + first.describe()));
 
     const Run again = run({ u"migrate"_s, u"--database"_s, url });
     CLI_CHECK(successProblem(again));
-    QVERIFY2(
-        QRegularExpression(u"^table jobs in \\S+ is up to date \\(schema version %1\\)\\n$"_s.arg(
-                               CurrentSchemaVersion))
-            .match(QString::fromUtf8(again.out))
-            .hasMatch(),
-        qPrintable(again.describe()));
+    CLI_CHECK(outputProblem(again,
+                            u"^table jobs in \\S+ is up to date \\(schema version %1\\)\\n$"_s.arg(
+                                CurrentSchemaVersion)));
 
     // Another table, as schema.table on PostgreSQL.
     const QString table = backend == u"postgresql" ? u"public.other_jobs"_s : u"other_jobs"_s;
@@ -697,11 +693,9 @@ void TestCli::enqueue()
     // TYPE alone: human output, payload {"tag": TYPE}, every default.
     const Run plain = run({ u"enqueue"_s, u"--database"_s, url, u"SendMail"_s });
     CLI_CHECK(successProblem(plain));
-    QVERIFY2(QRegularExpression(u"^enqueued job 1 \\(SendMail, queue default, runs at "
-                                "\\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d:\\d\\d UTC\\)\\n$"_s)
-                 .match(QString::fromUtf8(plain.out))
-                 .hasMatch(),
-             qPrintable(plain.describe()));
+    CLI_CHECK(outputProblem(plain,
+                            u"^enqueued job 1 \\(SendMail, queue default, runs at "
+                            "\\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d:\\d\\d UTC\\)\\n$"_s));
     const QJsonObject first = jobJson(url, 1);
     QCOMPARE(first.value(u"payload"_s).toObject(), (QJsonObject { { u"tag"_s, u"SendMail"_s } }));
     QCOMPARE(first.value(u"type"_s).toString(), u"SendMail"_s);
