@@ -336,6 +336,7 @@ private slots:
     // resilience (a cluster of its own: the shared one must not restart under other tests)
     void reconnectAfterRestart_data();
     void reconnectAfterRestart();
+    void startsBeforeTheServer();
 
 private:
     std::unique_ptr<PgCluster> m_restartCluster;
@@ -1970,6 +1971,55 @@ void TestRunner::reconnectAfterRestart()
     for (qint64 id : std::as_const(after))
         QTRY_COMPARE_WITH_TIMEOUT(countEvents(spy, u"succeeded"_s, id), 1, scaled(10000));
     QCOMPARE(successCount(), qint64(5));
+    runner.stop();
+    QVERIFY(runner.waitForStopped(scaled(10000)));
+}
+
+// A worker started before its server (both brought up together, say) runs as one started
+// after it once the server is there: its outcomes go through the writer's connection, not the
+// runner's own. (The writer used to be made only by a start that reached the server.)
+void TestRunner::startsBeforeTheServer()
+{
+    ODDJOBS_REQUIRE_POSTGRES();
+    QString error;
+    QVERIFY2(ensureRestartCluster(m_restartCluster, &error), qPrintable(error));
+    PgCluster &cluster = *m_restartCluster;
+    const QString url = cluster.createDatabase(&error);
+    QVERIFY2(!url.isEmpty(), qPrintable(error));
+    {
+        RT_ASSIGN(store, openStore(url)); // the schema, before the server goes
+    }
+    QVERIFY(cluster.stop());
+
+    auto rec = std::make_shared<Recorder>();
+    HandlerRegistry handlers;
+    handlers.add(u"t"_s, [rec](JobContext &ctx) {
+        Recorder::Scope scope(*rec, ctx);
+        return HandlerResult::success();
+    });
+    RunnerConfig config = testConfig(url);
+    oneJobPerClaim(config, 2, 1); // no claim lanes: the runner's, the LISTEN and the writer's
+    Runner runner(config, handlers);
+    RunnerEvents ev(&runner);
+    QSignalSpy spy(&ev, &RunnerEvents::event);
+    QSignalSpy dbErrors(&runner, &Runner::databaseError);
+    runner.start();
+    QTRY_VERIFY_WITH_TIMEOUT(!dbErrors.isEmpty(), scaled(10000));
+    QVERIFY2(cluster.startAgain(&error), qPrintable(error));
+
+    RT_ASSIGN(store, openStore(url));
+    RT_ASSIGN(ids, store->enqueueMany(QList<NewJob>(10, jobOf(u"t"_s))));
+    for (qint64 id : std::as_const(ids))
+        QTRY_COMPARE_WITH_TIMEOUT(countEvents(spy, u"succeeded"_s, id), 1, scaled(20000));
+    QCOMPARE(eachRanOnce(*rec, ids), QString());
+    // Its connections: the runner's own (which claims), the LISTEN and the writer's. Without
+    // a writer the outcomes were written on the runner's own, and there were two.
+    QSqlQuery q(store->database());
+    QVERIFY2(q.exec(u"SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                    "AND pid <> pg_backend_pid()"_s)
+                 && q.next(),
+             qPrintable(q.lastError().text()));
+    QCOMPARE(q.value(0).toInt(), 3);
     runner.stop();
     QVERIFY(runner.waitForStopped(scaled(10000)));
 }

@@ -485,11 +485,6 @@ public:
     }
 
 public Q_SLOTS:
-    // At start, so that a server restart before the first task shows as a failed task (and
-    // the runner reconnects its other connections) rather than passing unnoticed, and so the
-    // lane holds its connection before optional ones are opened.
-    void open() { (void)connection(); }
-
     void run()
     {
         Task task;
@@ -786,6 +781,7 @@ private:
     static constexpr qint64 PruneIntervalMs = 600000;
     static constexpr qint64 PruneStepMs = 100;
     static constexpr int PrunePauseMs = 300;
+    void openWriter();
     void openListener();
     void closeListener();
     void pingListener();
@@ -829,11 +825,11 @@ private:
         return m_lanesResting.isValid() && !m_lanesResting.hasExpired(LaneRestMs);
     }
     int idleClaimLanes() const;
-    // Batched claims go to lanes while jobs are held (claimNow()): PostgreSQL, connected, more
-    // than one claiming connection allowed, and lanes not resting.
+    // Batched claims go to lanes while jobs are held (claimNow()): PostgreSQL, connected, the
+    // writer open, more than one claiming connection allowed, and lanes not resting.
     bool batchesOnLanes() const
     {
-        return m_writer && m_connected && m_config.maxClaimBatch > 1
+        return m_writer && !m_writerOpening && m_connected && m_config.maxClaimBatch > 1
             && m_config.claimConnections > 1 && !claimLanesResting();
     }
     // A claim may go out beside this one (another lane's, or the runner's own after it).
@@ -919,6 +915,7 @@ private:
     std::vector<HandlerQueue::Entry> m_toHandOver; // admitted, not handed to the pool yet
     std::unique_ptr<JobStore> m_store;
     StoreLane *m_writer = nullptr; // PostgreSQL: writes outcomes
+    bool m_writerOpening = false; // its connection is being opened at start: no lanes yet
     QList<StoreLane *> m_claimLanes; // PostgreSQL: claims beside the runner's own, opened on need
     int m_claimingLimit = 0; // jobs asked for by claims in flight on the lanes
     int m_openClaims = 0; // of those, claims without a stretch of their own (no upTo)
@@ -987,6 +984,8 @@ void RunnerCore::begin()
     connect(&m_changeWatchTimer, &QTimer::timeout, this, &RunnerCore::watchChanges);
 
     setState(Runner::State::Starting);
+    if (m_config.connection.backend == Backend::PostgreSql)
+        openWriter();
     auto store = JobStore::open(m_config.connection, m_config.store);
     if (!store) {
         if (store.error().code == ErrorCode::ConnectionFailed) {
@@ -1023,12 +1022,6 @@ void RunnerCore::begin()
         return;
     }
     m_connected = true;
-    if (m_config.connection.backend == Backend::PostgreSql) {
-        m_writer = new StoreLane(u"oddjobs-writer"_s, m_config, m_worker, this, false);
-        // Before any claim lane exists: where connection slots are scarce, the writer (which
-        // every job needs) must not find them taken by lanes (which only add speed).
-        QMetaObject::invokeMethod(m_writer, "open", Qt::BlockingQueuedConnection);
-    }
     openListener();
     m_sinceRescue.start();
     m_sincePrune.invalidate(); // the first maintenance pass prunes: workers may restart often
@@ -1041,6 +1034,7 @@ void RunnerCore::begin()
              + (m_handlers.hasCatchAll() ? QStringList { u"*"_s } : QStringList {}))
                 .join(u", "_s)));
     log(LogLevel::Info, LogEventKind::Text, settingsText());
+    collectLanes(); // the writer has most likely opened by now: claims may go to lanes at once
     poll();
 }
 
@@ -1114,6 +1108,29 @@ void RunnerCore::continuePrune()
 {
     if (m_connected && m_state == Runner::State::Running && m_config.retentionSeconds > 0)
         prune();
+}
+
+// PostgreSQL: the writer's connection opens on its own thread while the runner's opens and
+// checks the schema, rather than after them (a connection costs the server a process: ~5 ms
+// here, a tenth of a short drain). No claim lane opens before it has: where connection slots
+// are scarce, the writer (which every job needs) must not find them taken by lanes (which only
+// add speed). Opened at start, so that a server restart before the first write shows as a
+// failed write (and the runner reconnects its other connections) rather than passing
+// unnoticed; a failed open is tried again by the first write.
+void RunnerCore::openWriter()
+{
+    m_writer = new StoreLane(u"oddjobs-writer"_s, m_config, m_worker, this, false);
+    m_writerOpening = true;
+    m_writer->submit([](JobStore &) -> Result<void> { return {}; },
+                     [this](const Result<void> &, bool) {
+                         m_writerOpening = false;
+                         if (m_state != Runner::State::Running)
+                             return;
+                         if (!m_pending.isEmpty())
+                             scheduleFlush();
+                         if (m_mayHaveWork && wantsMore())
+                             scheduleClaim();
+                     });
 }
 
 void RunnerCore::openListener()
@@ -1556,8 +1573,10 @@ void RunnerCore::scheduleFlush()
 void RunnerCore::flush()
 {
     m_flushTimer.stop();
-    // A write in flight flushes again when it returns.
+    // A write in flight flushes again when it returns, as does the writer's opening.
     if (m_pending.isEmpty() || !m_connected || !m_store || m_inFlight > 0)
+        return;
+    if (m_writer && m_writerOpening && m_state == Runner::State::Running)
         return;
     QList<JobOutcome> outcomes;
     outcomes.reserve(m_pending.size());
@@ -1654,7 +1673,7 @@ void RunnerCore::retireClaimLanes()
 
 int RunnerCore::idleClaimLanes() const
 {
-    if (!m_writer || !m_connected)
+    if (!m_writer || m_writerOpening || !m_connected)
         return 0; // SQLite, or not now
     if (claimLanesResting())
         return 0;
