@@ -703,6 +703,44 @@ void TestJobStore::enqueueMany()
     OJ_ASSIGN(count, store->count());
     QCOMPARE(count, jobs.size());
 
+    // One field set on one job of two (the columns all jobs leave at their defaults are not
+    // sent), and none: the other job gets the defaults each time.
+    const QList<std::function<void(NewJob &)>> setters {
+        [&](NewJob &j) { j.runAt = runAt; },
+        [](NewJob &j) { j.delaySeconds = 3600; },
+        [](NewJob &j) { j.queue = u"other"_s; },
+        [](NewJob &j) { j.priority = -3; },
+        [](NewJob &j) { j.maxAttempts = 4; },
+        [](NewJob &j) { j.timeoutSeconds = 5; },
+        [](NewJob &) {},
+    };
+    for (qsizetype s = 0; s < setters.size(); ++s) {
+        NewJob plain = tagged(u"Plain"_s, int(s)), set = tagged(u"Set"_s, int(s));
+        setters[s](set);
+        const QList<NewJob> pair
+            = s % 2 ? QList<NewJob> { set, plain } : QList<NewJob> { plain, set };
+        OJ_ASSIGN(from, store->now());
+        OJ_ASSIGN(pairIds, store->enqueueMany(pair));
+        OJ_ASSIGN(to, store->now());
+        QCOMPARE(pairIds.size(), 2);
+        for (int i = 0; i < 2; ++i) {
+            const NewJob &want = pair[i];
+            OJ_FIND(found, *store, pairIds[i]);
+            const QString where = u"setter %1, job %2: %3"_s.arg(s).arg(i).arg(describe(found));
+            QVERIFY2(found.payload == want.payload, qPrintable(where));
+            QVERIFY2(found.queue == want.queue, qPrintable(where));
+            QVERIFY2(found.priority == want.priority, qPrintable(where));
+            QVERIFY2(found.maxAttempts == want.maxAttempts, qPrintable(where));
+            QVERIFY2(found.timeoutSeconds == want.timeoutSeconds, qPrintable(where));
+            if (want.runAt)
+                QVERIFY2(found.runAt == *want.runAt, qPrintable(where));
+            else if (want.delaySeconds)
+                OJ_VERIFY_BETWEEN(found.runAt, from.addSecs(3600), to.addSecs(3600));
+            else
+                OJ_VERIFY_BETWEEN(found.runAt, from, to);
+        }
+    }
+
     // A thousand in one call.
     QList<NewJob> bulk;
     for (int i = 0; i < 1000; ++i)

@@ -804,6 +804,12 @@ Result<QList<qint64>> JobStore::enqueueMany(const QList<NewJob> &jobs)
     };
     const auto number
         = [](const auto &value) -> QString { return value ? QString::number(*value) : u"NULL"_s; };
+    // Columns every job leaves at its default are written as constants, not sent as arrays:
+    // each array costs the server a parse of one element per job (the six besides the
+    // payloads, ~10% of a bulk insert of a thousand jobs).
+    bool anyTime = false, anyQueue = false, anyPriority = false, anyMaxAttempts = false,
+         anyTimeout = false;
+    const QString defaultQueue = NewJob().queue; // a plain word: spliced in as it is
     for (qsizetype i = 0; i < jobs.size(); ++i) {
         auto e = encodeJob(jobs.at(i), m_options.maxPayloadBytes);
         if (!e) {
@@ -813,6 +819,11 @@ Result<QList<qint64>> JobStore::enqueueMany(const QList<NewJob> &jobs)
         }
         const NewJob &job = jobs.at(i);
         if (pg) {
+            anyTime = anyTime || !e->runAtMicros.isNull() || job.delaySeconds;
+            anyQueue = anyQueue || job.queue != defaultQueue;
+            anyPriority = anyPriority || job.priority != 0;
+            anyMaxAttempts = anyMaxAttempts || job.maxAttempts;
+            anyTimeout = anyTimeout || job.timeoutSeconds;
             const QString sep = i ? u","_s : QString();
             payloads += sep + quoted(e->payload);
             runAts += sep
@@ -843,16 +854,38 @@ Result<QList<qint64>> JobStore::enqueueMany(const QList<NewJob> &jobs)
     QVariantList binds;
     if (pg) {
         // jsonb_to_recordset turns a JSON null payload into SQL NULL; it is JSON null again.
+        QStringList values { u"CAST(x.p AS jsonb)"_s }, arrays { u"CAST(? AS text[])"_s },
+            names { u"p"_s };
+        binds << QVariant(payloads + u'}');
+        struct Sent
+        {
+            const QString *list;
+            QString type;
+            QString name;
+        };
+        const auto column = [&](bool sent, const QString &value, const QString &constant,
+                                std::initializer_list<Sent> lists) {
+            values << (sent ? value : constant);
+            for (const Sent &s : lists) {
+                if (!sent)
+                    break;
+                arrays << u"CAST(? AS %1[])"_s.arg(s.type);
+                names << s.name;
+                binds << QVariant(*s.list + u'}');
+            }
+        };
+        column(anyTime,
+               u"COALESCE(TIMESTAMPTZ 'epoch' + x.r * INTERVAL '1 microsecond', now() + "
+               "make_interval(secs => x.d), now())"_s,
+               u"now()"_s, { { &runAts, u"bigint"_s, u"r"_s }, { &delays, u"float8"_s, u"d"_s } });
+        column(anyQueue, u"x.q"_s, u"'%1'"_s.arg(defaultQueue), { { &queues, u"text"_s, u"q"_s } });
+        column(anyPriority, u"x.pr"_s, u"0"_s, { { &priorities, u"integer"_s, u"pr"_s } });
+        column(anyMaxAttempts, u"x.ma"_s, u"NULL"_s, { { &maxAttempts, u"integer"_s, u"ma"_s } });
+        column(anyTimeout, u"x.ts"_s, u"NULL"_s, { { &timeouts, u"integer"_s, u"ts"_s } });
         sql = u"INSERT INTO %1 (payload, run_at, queue, priority, max_attempts, timeout_seconds) "
-              "SELECT CAST(x.p AS jsonb), COALESCE(TIMESTAMPTZ 'epoch' + x.r * INTERVAL "
-              "'1 microsecond', now() + make_interval(secs => x.d), now()), x.q, x.pr, x.ma, x.ts "
-              "FROM unnest(CAST(? AS text[]), CAST(? AS bigint[]), CAST(? AS float8[]), "
-              "CAST(? AS text[]), CAST(? AS integer[]), CAST(? AS integer[]), "
-              "CAST(? AS integer[])) AS x(p, r, d, q, pr, ma, ts) RETURNING id"_s.arg(
-                  m_options.table.quoted());
-        for (QString *list :
-             { &payloads, &runAts, &delays, &queues, &priorities, &maxAttempts, &timeouts })
-            binds << QVariant(*list + u'}');
+              "SELECT %2 FROM unnest(%3) AS x(%4) RETURNING id"_s.arg(
+                  m_options.table.quoted(), values.join(u", "_s), arrays.join(u", "_s),
+                  names.join(u", "_s));
     } else {
         const QString now = sqlNow(Backend::Sqlite);
         sql = u"INSERT INTO %1 (payload, run_at, queue, priority, max_attempts, timeout_seconds) "
