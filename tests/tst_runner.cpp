@@ -2016,7 +2016,7 @@ void TestRunner::startsBeforeTheServer()
     // a writer the outcomes were written on the runner's own, and there were two.
     QSqlQuery q(store->database());
     QVERIFY2(q.exec(u"SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
-                    "AND pid <> pg_backend_pid()"_s)
+                    "AND backend_type = 'client backend' AND pid <> pg_backend_pid()"_s)
                  && q.next(),
              qPrintable(q.lastError().text()));
     QCOMPARE(q.value(0).toInt(), 3);

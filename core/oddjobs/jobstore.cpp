@@ -853,7 +853,8 @@ Result<QList<qint64>> JobStore::enqueueMany(const QList<NewJob> &jobs)
     QString sql;
     QVariantList binds;
     if (pg) {
-        // jsonb_to_recordset turns a JSON null payload into SQL NULL; it is JSON null again.
+        // Each payload travels as its JSON text, quoted as an array element, and is cast to
+        // jsonb: a payload of JSON null stays JSON null, not SQL NULL.
         QStringList values { u"CAST(x.p AS jsonb)"_s }, arrays { u"CAST(? AS text[])"_s },
             names { u"p"_s };
         binds << QVariant(payloads + u'}');

@@ -781,7 +781,7 @@ private:
     static constexpr qint64 PruneIntervalMs = 600000;
     static constexpr qint64 PruneStepMs = 100;
     static constexpr int PrunePauseMs = 300;
-    void openWriter();
+    void openWriter(bool now);
     void openListener();
     void closeListener();
     void pingListener();
@@ -829,7 +829,7 @@ private:
     // writer open, more than one claiming connection allowed, and lanes not resting.
     bool batchesOnLanes() const
     {
-        return m_writer && !m_writerOpening && m_connected && m_config.maxClaimBatch > 1
+        return m_writer && m_writerConnected && m_connected && m_config.maxClaimBatch > 1
             && m_config.claimConnections > 1 && !claimLanesResting();
     }
     // A claim may go out beside this one (another lane's, or the runner's own after it).
@@ -915,7 +915,7 @@ private:
     std::vector<HandlerQueue::Entry> m_toHandOver; // admitted, not handed to the pool yet
     std::unique_ptr<JobStore> m_store;
     StoreLane *m_writer = nullptr; // PostgreSQL: writes outcomes
-    bool m_writerOpening = false; // its connection is being opened at start: no lanes yet
+    bool m_writerConnected = false; // a task of the writer's ran: lanes may open
     QList<StoreLane *> m_claimLanes; // PostgreSQL: claims beside the runner's own, opened on need
     int m_claimingLimit = 0; // jobs asked for by claims in flight on the lanes
     int m_openClaims = 0; // of those, claims without a stretch of their own (no upTo)
@@ -984,9 +984,9 @@ void RunnerCore::begin()
     connect(&m_changeWatchTimer, &QTimer::timeout, this, &RunnerCore::watchChanges);
 
     setState(Runner::State::Starting);
-    if (m_config.connection.backend == Backend::PostgreSql)
-        openWriter();
     auto store = JobStore::open(m_config.connection, m_config.store);
+    if (m_config.connection.backend == Backend::PostgreSql)
+        openWriter(store.ok());
     if (!store) {
         if (store.error().code == ErrorCode::ConnectionFailed) {
             // Not fatal: the database may come up later. Keep trying with backoff.
@@ -1110,25 +1110,31 @@ void RunnerCore::continuePrune()
         prune();
 }
 
-// PostgreSQL: the writer's connection opens on its own thread while the runner's opens and
-// checks the schema, rather than after them (a connection costs the server a process: ~5 ms
-// here, a tenth of a short drain). No claim lane opens before it has: where connection slots
-// are scarce, the writer (which every job needs) must not find them taken by lanes (which only
-// add speed). Opened at start, so that a server restart before the first write shows as a
+// PostgreSQL: the writer's connection opens on its own thread once the runner's has, while
+// the runner's checks the schema and opens the LISTEN connection (a connection costs the
+// server a process: ~5 ms here, a tenth of a short drain), rather than after them. The
+// runner's own connection comes first and the writer's before any claim lane's: where
+// connection slots are scarce, the writer (which every job needs) must not find them taken
+// by lanes (which only add speed), so no lane opens until a task of the writer's has run on
+// a connection. Opened at start, so that a server restart before the first write shows as a
 // failed write (and the runner reconnects its other connections) rather than passing
-// unnoticed; a failed open is tried again by the first write.
-void RunnerCore::openWriter()
+// unnoticed. A worker that starts before its server makes the lane now and opens it once
+// the runner's connection is back (reconnect()); an open that fails is tried again then, or
+// by the first write.
+void RunnerCore::openWriter(bool now)
 {
-    m_writer = new StoreLane(u"oddjobs-writer"_s, m_config, m_worker, this, false);
-    m_writerOpening = true;
+    if (!m_writer)
+        m_writer = new StoreLane(u"oddjobs-writer"_s, m_config, m_worker, this, false);
+    if (!now || m_writerConnected || m_writer->busy())
+        return;
     m_writer->submit([](JobStore &) -> Result<void> { return {}; },
-                     [this](const Result<void> &, bool) {
-                         m_writerOpening = false;
+                     [this](const Result<void> &, bool ran) {
+                         m_writerConnected = m_writerConnected || ran;
                          if (m_state != Runner::State::Running)
                              return;
                          if (!m_pending.isEmpty())
                              scheduleFlush();
-                         if (m_mayHaveWork && wantsMore())
+                         if (m_mayHaveWork && acceptsWork() && wantsMore())
                              scheduleClaim();
                      });
 }
@@ -1576,8 +1582,8 @@ void RunnerCore::flush()
     // A write in flight flushes again when it returns, as does the writer's opening.
     if (m_pending.isEmpty() || !m_connected || !m_store || m_inFlight > 0)
         return;
-    if (m_writer && m_writerOpening && m_state == Runner::State::Running)
-        return;
+    if (m_writer && m_writer->busy() && m_state == Runner::State::Running)
+        return; // its connection is being opened: flushed once it is
     QList<JobOutcome> outcomes;
     outcomes.reserve(m_pending.size());
     for (const Pending &p : std::as_const(m_pending))
@@ -1634,6 +1640,7 @@ void RunnerCore::onWritten(const Result<void> &result, bool ran,
 {
     const qsizetype count = std::exchange(m_inFlight, 0);
     m_inFlightIds.clear();
+    m_writerConnected = m_writerConnected || ran;
     if (!ran && !m_claimLanes.isEmpty())
         restClaimLanes(); // they may hold the slots the writer needs (after a restart, say)
     if (!result)
@@ -1673,7 +1680,7 @@ void RunnerCore::retireClaimLanes()
 
 int RunnerCore::idleClaimLanes() const
 {
-    if (!m_writer || m_writerOpening || !m_connected)
+    if (!m_writer || !m_writerConnected || !m_connected)
         return 0; // SQLite, or not now
     if (claimLanesResting())
         return 0;
@@ -2193,6 +2200,8 @@ void RunnerCore::reconnect()
     m_reconnectAttempt = 0;
     m_connected = true;
     log(LogLevel::Info, LogEventKind::Reconnected, u"database connection restored"_s);
+    if (m_writer)
+        openWriter(true); // if it never connected: before any lane (outcomes flush after it)
     openListener();
     m_sinceListenCheck.restart();
     if (!m_sinceRescue.isValid())
