@@ -222,6 +222,10 @@ struct DrainResult
     double seconds = 0;
     int completed = 0;
     QJsonObject cpu;
+    // Where the time went, on the drain's clock: the first and the last handler's start (the
+    // rest, until every outcome was read back as written, is the tail).
+    double firstJobMs = 0;
+    double lastJobMs = 0;
 };
 
 // Removes succeeded jobs instead of keeping them as history (RunnerConfig::deleteSuccessfulJobs),
@@ -279,21 +283,39 @@ DrainResult drain(const Target &target, JobStore &store, int n, int concurrency,
     if (g_claimConnections > 0)
         config.claimConnections = g_claimConnections;
     std::atomic<int> ran { 0 };
+    // steady_clock readings, taken on the pool's threads
+    std::atomic<std::chrono::steady_clock::rep> first { 0 }, last { 0 };
     QEventLoop loop;
     HandlerRegistry handlers;
-    handlers.add(u"bench.noop"_s, [&ran, &loop, n](JobContext &) {
-        if (++ran == n)
+    handlers.add(u"bench.noop"_s, [&ran, &loop, &first, &last, n](JobContext &) {
+        const int k = ++ran;
+        if (k == 1)
+            first = std::chrono::steady_clock::now().time_since_epoch().count();
+        if (k == n) {
+            last = std::chrono::steady_clock::now().time_since_epoch().count();
             QMetaObject::invokeMethod(&loop, &QEventLoop::quit, Qt::QueuedConnection);
+        }
         return HandlerResult::success();
     });
     Runner runner(config, handlers);
     QElapsedTimer clock;
+    std::chrono::steady_clock::time_point started;
     QObject::connect(&runner, &Runner::databaseError, &loop, [](const QString &m) {
         std::fprintf(stderr, "database error: %s\n", qPrintable(m));
     });
     QTimer cap;
     cap.setSingleShot(true);
     QObject::connect(&cap, &QTimer::timeout, &loop, &QEventLoop::quit);
+    // As the peer harness times a drain: from just before the worker's start call (or, started
+    // idle, the first enqueue).
+    CpuSnapshot cpuBefore;
+    const auto startClock = [&] {
+        cpuBefore = cpuSnapshot();
+        clock.start();
+        started = std::chrono::steady_clock::now();
+    };
+    if (!arrive)
+        startClock();
     runner.start();
     if (arrive) {
         QTimer idle;
@@ -301,12 +323,9 @@ DrainResult drain(const Target &target, JobStore &store, int n, int concurrency,
         QObject::connect(&idle, &QTimer::timeout, &loop, &QEventLoop::quit);
         idle.start(2000);
         loop.exec();
-        clock.start();
+        startClock();
         arrive();
-    } else {
-        clock.start();
     }
-    const CpuSnapshot cpuBefore = cpuSnapshot();
     if (capped)
         cap.start(120000);
     loop.exec();
@@ -323,7 +342,17 @@ DrainResult drain(const Target &target, JobStore &store, int n, int concurrency,
             break;
         QThread::msleep(5);
     }
-    DrainResult r { clock.nsecsElapsed() / 1e9, int(n - left), {} };
+    const auto sinceStart = [started](std::chrono::steady_clock::rep at) {
+        return at == 0
+            ? 0.0
+            : std::chrono::duration<double, std::milli>(
+                  std::chrono::steady_clock::time_point(std::chrono::steady_clock::duration(at))
+                  - started)
+                  .count();
+    };
+    DrainResult r {
+        clock.nsecsElapsed() / 1e9, int(n - left), {}, sinceStart(first), sinceStart(last)
+    };
     r.cpu = cpuSince(cpuBefore, cpuSnapshot(), r.seconds, r.completed);
     runner.stopNow();
     runner.waitForStopped(30000);
@@ -365,6 +394,8 @@ void benchThroughput(const Target &target, JobStore &store, int n, const QList<i
                   g_claimConnections > 0 ? g_claimConnections : RunnerConfig().claimConnections },
                 { u"completed"_s, r.completed },
                 { u"seconds"_s, round3(r.seconds) },
+                { u"first_job_ms"_s, round3(r.firstJobMs) },
+                { u"last_job_ms"_s, round3(r.lastJobMs) },
                 { u"jobs_per_s"_s, std::round(r.completed / r.seconds) },
                 { u"capped"_s, r.completed < n },
                 { u"cpu"_s, r.cpu }
