@@ -340,6 +340,14 @@ private slots:
 
 private:
     std::unique_ptr<PgCluster> m_restartCluster;
+    // A fresh database on the cluster the tests may stop and restart (started on first use);
+    // empty, with the reason in `error`, if there is none.
+    QString restartableDatabase(QString *error)
+    {
+        if (!ensureRestartCluster(m_restartCluster, error))
+            return {};
+        return m_restartCluster->createDatabase(error);
+    }
 };
 
 void TestRunner::initTestCase()
@@ -1915,10 +1923,9 @@ void TestRunner::reconnectAfterRestart()
     QFETCH(int, mode);
     ODDJOBS_REQUIRE_POSTGRES();
     QString error;
-    QVERIFY2(ensureRestartCluster(m_restartCluster, &error), qPrintable(error));
-    PgCluster &cluster = *m_restartCluster;
-    const QString url = cluster.createDatabase(&error);
+    const QString url = restartableDatabase(&error);
     QVERIFY2(!url.isEmpty(), qPrintable(error));
+    PgCluster &cluster = *m_restartCluster;
     RT_ASSIGN(store, openStore(url));
 
     // The in-flight handlers finish only once the server is back, so their outcomes can only
@@ -1982,10 +1989,9 @@ void TestRunner::startsBeforeTheServer()
 {
     ODDJOBS_REQUIRE_POSTGRES();
     QString error;
-    QVERIFY2(ensureRestartCluster(m_restartCluster, &error), qPrintable(error));
-    PgCluster &cluster = *m_restartCluster;
-    const QString url = cluster.createDatabase(&error);
+    const QString url = restartableDatabase(&error);
     QVERIFY2(!url.isEmpty(), qPrintable(error));
+    PgCluster &cluster = *m_restartCluster;
     {
         RT_ASSIGN(store, openStore(url)); // the schema, before the server goes
     }
