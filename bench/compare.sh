@@ -30,6 +30,9 @@ echo "=== peers (graphile-worker, pg-boss, pg-floor) -> $out" >&2
 (cd "$work/peers" && N=$n node graphile.js) | tee -a "$out"
 (cd "$work/peers" && N=$n node pgboss.js) | tee -a "$out"
 (cd "$work/peers" && node pgbench-limit/latency-floor.js) | tee -a "$out"
+# graphile-worker at the deeper hold ours is also measured at (a local queue of 3,000).
+(cd "$work/peers" && URL="${PEERBENCH_DATABASE_URL:-postgresql://postgres@127.0.0.1:$port/bench}" N=$n SIZES=3000 \
+    node "$repo/bench/graphile-deeper-hold.mjs") | tee -a "$out"
 echo "=== oddjobs" >&2
 # Eight claim connections, as graphile-worker keeps a pool of concurrency + 2: only the
 # one-job-per-claim drains use more than one.

@@ -38,6 +38,8 @@ const deeper = ours('throughput', (r) => !oneByOne(r) && !sameHold(r));
 const single = ours('throughput', oneByOne);
 const graphileBatched = best(is('graphile-worker', 'throughput', (r) => r.variant === 'batched'), 'jobs_per_s');
 const pgbossBatched = best(is('pg-boss', 'throughput', (r) => r.variant === 'batch50'), 'jobs_per_s');
+// graphile-worker with a local queue as deep as our deeper hold (bench/graphile-deeper-hold.mjs).
+const graphileDeeper = best(is('graphile-worker', 'throughput', (r) => r.variant === 'batched-localqueue3000'), 'jobs_per_s');
 const table = [
   [`throughput, best config, same hold (jobs/s)${bestLabel(batched, 'jobs_per_s')}`, best(batched, 'jobs_per_s'),
     'graphile-worker batched', graphileBatched, '≥ 2×'],
@@ -45,6 +47,8 @@ const table = [
     'pg-boss batch50', pgbossBatched, '≥ 4×'],
   [`throughput, deeper hold (jobs/s)${bestLabel(deeper, 'jobs_per_s')}`, best(deeper, 'jobs_per_s'),
     'graphile-worker batched', graphileBatched, '—'],
+  [`throughput, deeper hold (jobs/s)${bestLabel(deeper, 'jobs_per_s')}`, best(deeper, 'jobs_per_s'),
+    'graphile-worker, local queue 3,000', graphileDeeper, '—'],
   [`throughput, deeper hold (jobs/s)${bestLabel(deeper, 'jobs_per_s')}`, best(deeper, 'jobs_per_s'),
     'pg-boss batch50', pgbossBatched, '—'],
   [`throughput, one job per claim (jobs/s)${bestLabel(single, 'jobs_per_s')}`, best(single, 'jobs_per_s'),
