@@ -807,9 +807,13 @@ Result<QList<qint64>> JobStore::enqueueMany(const QList<NewJob> &jobs)
     // Columns every job leaves at its default are written as constants, not sent as arrays:
     // each array costs the server a parse of one element per job (the six besides the
     // payloads, ~10% of a bulk insert of a thousand jobs).
-    bool anyTime = false, anyQueue = false, anyPriority = false, anyMaxAttempts = false,
-         anyTimeout = false;
+    const auto any = [&jobs](auto set) { return std::any_of(jobs.cbegin(), jobs.cend(), set); };
     const QString defaultQueue = NewJob().queue; // a plain word: spliced in as it is
+    const bool anyTime = any([](const NewJob &j) { return j.runAt || j.delaySeconds; });
+    const bool anyQueue = any([&](const NewJob &j) { return j.queue != defaultQueue; });
+    const bool anyPriority = any([](const NewJob &j) { return j.priority != 0; });
+    const bool anyMaxAttempts = any([](const NewJob &j) { return j.maxAttempts.has_value(); });
+    const bool anyTimeout = any([](const NewJob &j) { return j.timeoutSeconds.has_value(); });
     for (qsizetype i = 0; i < jobs.size(); ++i) {
         auto e = encodeJob(jobs.at(i), m_options.maxPayloadBytes);
         if (!e) {
@@ -819,22 +823,23 @@ Result<QList<qint64>> JobStore::enqueueMany(const QList<NewJob> &jobs)
         }
         const NewJob &job = jobs.at(i);
         if (pg) {
-            anyTime = anyTime || !e->runAtMicros.isNull() || job.delaySeconds;
-            anyQueue = anyQueue || job.queue != defaultQueue;
-            anyPriority = anyPriority || job.priority != 0;
-            anyMaxAttempts = anyMaxAttempts || job.maxAttempts;
-            anyTimeout = anyTimeout || job.timeoutSeconds;
             const QString sep = i ? u","_s : QString();
             payloads += sep + quoted(e->payload);
-            runAts += sep
-                + (e->runAtMicros.isNull() ? u"NULL"_s
-                                           : QString::number(e->runAtMicros.toLongLong()));
-            delays += sep
-                + (job.delaySeconds ? QString::number(*job.delaySeconds, 'g', 17) : u"NULL"_s);
-            queues += sep + quoted(job.queue);
-            priorities += sep + QString::number(job.priority);
-            maxAttempts += sep + number(job.maxAttempts);
-            timeouts += sep + number(job.timeoutSeconds);
+            if (anyTime) {
+                runAts += sep
+                    + (e->runAtMicros.isNull() ? u"NULL"_s
+                                               : QString::number(e->runAtMicros.toLongLong()));
+                delays += sep
+                    + (job.delaySeconds ? QString::number(*job.delaySeconds, 'g', 17) : u"NULL"_s);
+            }
+            if (anyQueue)
+                queues += sep + quoted(job.queue);
+            if (anyPriority)
+                priorities += sep + QString::number(job.priority);
+            if (anyMaxAttempts)
+                maxAttempts += sep + number(job.maxAttempts);
+            if (anyTimeout)
+                timeouts += sep + number(job.timeoutSeconds);
             continue;
         }
         QJsonObject row { { u"payload"_s, job.payload },
