@@ -781,7 +781,7 @@ private:
     static constexpr qint64 PruneIntervalMs = 600000;
     static constexpr qint64 PruneStepMs = 100;
     static constexpr int PrunePauseMs = 300;
-    void openWriter(bool now);
+    void openWriter();
     void openListener();
     void closeListener();
     void pingListener();
@@ -829,7 +829,7 @@ private:
     // writer open, more than one claiming connection allowed, and lanes not resting.
     bool batchesOnLanes() const
     {
-        return m_writer && m_writerConnected && m_connected && m_config.maxClaimBatch > 1
+        return m_writerConnected && m_connected && m_config.maxClaimBatch > 1
             && m_config.claimConnections > 1 && !claimLanesResting();
     }
     // A claim may go out beside this one (another lane's, or the runner's own after it).
@@ -915,7 +915,7 @@ private:
     std::vector<HandlerQueue::Entry> m_toHandOver; // admitted, not handed to the pool yet
     std::unique_ptr<JobStore> m_store;
     StoreLane *m_writer = nullptr; // PostgreSQL: writes outcomes
-    bool m_writerConnected = false; // a task of the writer's ran: lanes may open
+    bool m_writerConnected = false; // a task of the writer's ran on a connection: lanes may open
     QList<StoreLane *> m_claimLanes; // PostgreSQL: claims beside the runner's own, opened on need
     int m_claimingLimit = 0; // jobs asked for by claims in flight on the lanes
     int m_openClaims = 0; // of those, claims without a stretch of their own (no upTo)
@@ -984,9 +984,11 @@ void RunnerCore::begin()
     connect(&m_changeWatchTimer, &QTimer::timeout, this, &RunnerCore::watchChanges);
 
     setState(Runner::State::Starting);
-    auto store = JobStore::open(m_config.connection, m_config.store);
     if (m_config.connection.backend == Backend::PostgreSql)
-        openWriter(store.ok());
+        m_writer = new StoreLane(u"oddjobs-writer"_s, m_config, m_worker, this, false);
+    auto store = JobStore::open(m_config.connection, m_config.store);
+    if (store && m_writer)
+        openWriter();
     if (!store) {
         if (store.error().code == ErrorCode::ConnectionFailed) {
             // Not fatal: the database may come up later. Keep trying with backoff.
@@ -1118,14 +1120,12 @@ void RunnerCore::continuePrune()
 // by lanes (which only add speed), so no lane opens until a task of the writer's has run on
 // a connection. Opened at start, so that a server restart before the first write shows as a
 // failed write (and the runner reconnects its other connections) rather than passing
-// unnoticed. A worker that starts before its server makes the lane now and opens it once
-// the runner's connection is back (reconnect()); an open that fails is tried again then, or
-// by the first write.
-void RunnerCore::openWriter(bool now)
+// unnoticed. The lane is made in begin() whether or not the server is up; a worker that
+// starts before its server opens it once the runner's connection is back (reconnect()); an
+// open that fails is tried again then, or by the first write.
+void RunnerCore::openWriter()
 {
-    if (!m_writer)
-        m_writer = new StoreLane(u"oddjobs-writer"_s, m_config, m_worker, this, false);
-    if (!now || m_writerConnected || m_writer->busy())
+    if (m_writerConnected || m_writer->busy())
         return;
     m_writer->submit([](JobStore &) -> Result<void> { return {}; },
                      [this](const Result<void> &, bool ran) {
@@ -1680,8 +1680,8 @@ void RunnerCore::retireClaimLanes()
 
 int RunnerCore::idleClaimLanes() const
 {
-    if (!m_writer || !m_writerConnected || !m_connected)
-        return 0; // SQLite, or not now
+    if (!m_writerConnected || !m_connected)
+        return 0; // SQLite (no writer), or not now
     if (claimLanesResting())
         return 0;
     int idle = std::max(0, m_config.claimConnections - 1 - int(m_claimLanes.size()));
@@ -2201,7 +2201,7 @@ void RunnerCore::reconnect()
     m_connected = true;
     log(LogLevel::Info, LogEventKind::Reconnected, u"database connection restored"_s);
     if (m_writer)
-        openWriter(true); // if it never connected: before any lane (outcomes flush after it)
+        openWriter(); // if it never connected: before any lane (outcomes flush after it)
     openListener();
     m_sinceListenCheck.restart();
     if (!m_sinceRescue.isValid())
