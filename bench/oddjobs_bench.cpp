@@ -284,23 +284,22 @@ DrainResult drain(const Target &target, JobStore &store, int n, int concurrency,
     if (g_claimConnections > 0)
         config.claimConnections = g_claimConnections;
     std::atomic<int> ran { 0 };
-    // steady_clock readings, taken on the pool's threads
-    std::atomic<std::chrono::steady_clock::rep> first { 0 }, last { 0 };
+    std::atomic<qint64> first { 0 }, last { 0 }; // nowNs(), taken on the pool's threads
     QEventLoop loop;
     HandlerRegistry handlers;
     handlers.add(u"bench.noop"_s, [&ran, &loop, &first, &last, n](JobContext &) {
         const int k = ++ran;
         if (k == 1)
-            first = std::chrono::steady_clock::now().time_since_epoch().count();
+            first = nowNs();
         if (k == n) {
-            last = std::chrono::steady_clock::now().time_since_epoch().count();
+            last = nowNs();
             QMetaObject::invokeMethod(&loop, &QEventLoop::quit, Qt::QueuedConnection);
         }
         return HandlerResult::success();
     });
     Runner runner(config, handlers);
     QElapsedTimer clock;
-    std::chrono::steady_clock::time_point started;
+    qint64 startedNs = 0;
     QObject::connect(&runner, &Runner::databaseError, &loop, [](const QString &m) {
         std::fprintf(stderr, "database error: %s\n", qPrintable(m));
     });
@@ -313,7 +312,7 @@ DrainResult drain(const Target &target, JobStore &store, int n, int concurrency,
     const auto startClock = [&] {
         cpuBefore = cpuSnapshot();
         clock.start();
-        started = std::chrono::steady_clock::now();
+        startedNs = nowNs();
     };
     if (!arrive)
         startClock();
@@ -343,14 +342,8 @@ DrainResult drain(const Target &target, JobStore &store, int n, int concurrency,
             break;
         QThread::msleep(5);
     }
-    const auto sinceStart = [started](std::chrono::steady_clock::rep at) {
-        return at == 0
-            ? 0.0
-            : std::chrono::duration<double, std::milli>(
-                  std::chrono::steady_clock::time_point(std::chrono::steady_clock::duration(at))
-                  - started)
-                  .count();
-    };
+    const auto sinceStart
+        = [startedNs](qint64 at) { return at == 0 ? 0.0 : (at - startedNs) / 1e6; };
     DrainResult r {
         clock.nsecsElapsed() / 1e9, int(n - left), {}, sinceStart(first), sinceStart(last)
     };
