@@ -17,6 +17,7 @@
 // 0, 1 (a violation) or 2 (could not run).
 
 #include "oddjobs/jobstore.h"
+#include "oddjobs/runner.h"
 #include "support/executionlog.h"
 #include "support/pgcluster.h"
 
@@ -74,7 +75,7 @@ struct Settings
     int workers = 3;
     int concurrency = 8;
     int prefetch = 8;
-    int claimBatch = 500; // the worker's default: a claim takes the whole hold
+    int claimBatch = RunnerConfig().maxClaimBatch; // a claim takes the whole hold
     QString execUs = u"1000-5000"_s;
     int killMinMs = 2000;
     int killMaxMs = 5000;

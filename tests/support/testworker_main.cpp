@@ -62,7 +62,8 @@ int main(int argc, char *argv[])
     const QCommandLineOption prefetchOption(u"prefetch"_s, u"Jobs claimed ahead."_s, u"n"_s,
                                             u"0"_s);
     const QCommandLineOption claimBatchOption(u"claim-batch"_s, u"Jobs one claim takes at most."_s,
-                                              u"n"_s, u"500"_s);
+                                              u"n"_s,
+                                              QString::number(RunnerConfig().maxClaimBatch));
     const QCommandLineOption execOption(u"exec-us"_s, u"Sleep range of an exec job."_s,
                                         u"min-max"_s, u"0-5000"_s);
     const QCommandLineOption logRetryOption(
