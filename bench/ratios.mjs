@@ -22,7 +22,12 @@ const lowest = (filter, field) => {
   const v = rows.filter(filter).map((r) => r[field]).filter((x) => typeof x === 'number');
   return v.length ? Math.min(...v) : null;
 };
-const is = (tool, test, extra = () => true) => (r) => r.tool === tool && r.test === test && extra(r);
+// The drains of the main table are of the peer harness's N; the long drains (compare.sh's
+// LONG_N) have a table of their own.
+const mainN = rows.find((r) => r.tool === 'graphile-worker' && r.test === 'throughput')?.n ?? 20000;
+const long = (r) => r.test === 'throughput' && r.n != null && r.n > mainN;
+const is = (tool, test, extra = () => true) => (r) => r.tool === tool && r.test === test && !long(r) && extra(r);
+const isLong = (tool, extra = () => true) => (r) => r.tool === tool && long(r) && extra(r);
 const fmt = (x) => (x == null ? '-' : x >= 100 ? Math.round(x).toLocaleString('en') : x.toFixed(2));
 const ratio = (a, b) => (a == null || b == null || b === 0 ? '-' : (a / b).toFixed(2) + '×');
 
@@ -74,3 +79,41 @@ if (depth.length >= 2) {
 }
 const rss = rows.find(ours('rss'));
 if (rss) console.log(`| worker RSS idle / draining (MB) | ${(rss.idle_kb / 1024).toFixed(1)} / ${(rss.draining_peak_kb / 1024).toFixed(1)} | (target) | 30 / 60 | - | ≤ 30 / 60 |`);
+
+// Long drains and what the server alone reaches on this machine (compare.sh, LONG_N > 0).
+const longOurs = (hold) => isLong('oddjobs', (r) => !oneByOne(r) && hold(r));
+const longSame = best(longOurs(sameHold), 'jobs_per_s');
+const longDeeper = best(longOurs((r) => !sameHold(r)), 'jobs_per_s');
+const longGraphile = (size) => best(isLong('graphile-worker', (r) => r.variant === `batched-localqueue${size}`), 'jobs_per_s');
+const claimLimit = best(is('pgbench-limit', 'throughput', (r) => r.variant === 'batch500'), 'jobs_per_s');
+const claimLimitLabel = bestLabel(is('pgbench-limit', 'throughput', (r) => r.variant === 'batch500'), 'jobs_per_s');
+const ownLimit = best(is('pgbench-limit', 'throughput', (r) => r.variant === 'oddjobs-claim500-delete'), 'jobs_per_s');
+const ownLimitLabel = bestLabel(is('pgbench-limit', 'throughput', (r) => r.variant === 'oddjobs-claim500-delete'), 'jobs_per_s');
+const insertLimit = (variant, c) => best(is('pgbench-limit', 'enqueue_bulk_limit',
+  (r) => r.variant === variant && (c == null || r.concurrency === c)), 'jobs_per_s');
+const addJobs = best(is('graphile-worker', 'enqueue_bulk'), 'jobs_per_s');
+if (longSame != null || claimLimit != null) {
+  const longN = rows.find((r) => long(r))?.n;
+  console.log('');
+  console.log(`Long drains${longN ? ` (${longN.toLocaleString('en')} jobs)` : ''} and the bare-SQL limits of this machine:`);
+  console.log('');
+  console.log('| measure | value | against | its value | ratio |');
+  console.log('|---|---:|---|---:|---:|');
+  const line = (what, a, against, b) => console.log(`| ${what} | ${fmt(a)} | ${against} | ${fmt(b)} | ${ratio(a, b)} |`);
+  line('oddjobs, same hold (jobs/s)', longSame, 'graphile-worker, local queue 500', longGraphile(500));
+  line('oddjobs, deeper hold (jobs/s)', longDeeper, 'graphile-worker, local queue 3,000', longGraphile(3000));
+  line('oddjobs, deeper hold (jobs/s)', longDeeper, `bare SQL claim 500 + complete 500${claimLimitLabel}`, claimLimit);
+  line('oddjobs, same hold (jobs/s)', longSame, 'bare SQL claim 500 + complete 500', claimLimit);
+  line('oddjobs, deeper hold (jobs/s)', longDeeper, `our claim of 500 and outcome write through pgbench, our table${ownLimitLabel}`, ownLimit);
+  line('oddjobs, same hold (jobs/s)', longSame, 'our claim of 500 and outcome write through pgbench', ownLimit);
+  line('graphile-worker, local queue 3,000 (jobs/s)', longGraphile(3000), 'bare SQL claim 500 + complete 500', claimLimit);
+  line('2× graphile-worker, local queue 3,000 (jobs/s)', longGraphile(3000) == null ? null : 2 * longGraphile(3000),
+    'bare SQL claim 500 + complete 500', claimLimit);
+  line('2× graphile-worker, local queue 3,000 (jobs/s)', longGraphile(3000) == null ? null : 2 * longGraphile(3000),
+    'our claim of 500 and outcome write through pgbench', ownLimit);
+  line('bulk enqueue (jobs/s)', best(ours('enqueue_bulk'), 'jobs_per_s'), 'INSERT of 1,000 generated rows into our table, 1 client', insertLimit('oddjobs-table', 1));
+  line('4× graphile-worker addJobs (jobs/s)', addJobs == null ? null : 4 * addJobs,
+    `INSERT of 1,000 generated rows into our table${bestLabel(is('pgbench-limit', 'enqueue_bulk_limit', (r) => r.variant === 'oddjobs-table'), 'jobs_per_s')}`, insertLimit('oddjobs-table'));
+  line('4× graphile-worker addJobs (jobs/s)', addJobs == null ? null : 4 * addJobs,
+    `the same into the minimal table${bestLabel(is('pgbench-limit', 'enqueue_bulk_limit', (r) => r.variant === 'minimal-table'), 'jobs_per_s')}`, insertLimit('minimal-table'));
+}
