@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs our benchmarks and the peer harness (graphile-worker, pg-boss, bare SQL) against ONE
 # PostgreSQL server in one run, then prints a table of ratios.
-#   bench/compare.sh                       # full run, ~12 min on 2 cores
+#   bench/compare.sh                       # full run, ~12-15 min on 2 cores
 #   ONLY=throughput,latency bench/compare.sh
 # Env: PEERS (the peer harness folder, default ../shared/bench/peers beside the clone),
 #      BUILD (our build folder, default build), OUT (results file), N,
@@ -13,6 +13,10 @@ build=${BUILD:-$repo/build}
 out=${OUT:-$repo/bench/results-$(date -u +%Y-%m-%dT%H%M%SZ).jsonl}
 n=${N:-20000}
 long_n=${LONG_N:-200000}
+if [ "$long_n" -gt 0 ] && [ "$long_n" -le "$n" ]; then
+    echo "LONG_N ($long_n) must be above N ($n), or 0" >&2
+    exit 2
+fi
 export RUN_ID=${RUN_ID:-$(date -u +%Y-%m-%dT%H:%M:%SZ)}
 
 [ -x "$build/bench/oddjobs_bench" ] || { echo "build first: cmake --build --preset default" >&2; exit 2; }
@@ -63,13 +67,17 @@ if [ "$long_n" -gt 0 ] && { [ -z "${ONLY:-}" ] || [[ ",$ONLY," == *,throughput,*
     # Long drains: start-up and the first cold claims are ~10 % of a drain of 20,000; these
     # show the rate a worker keeps, ours and graphile-worker's at both holds.
     echo "=== long drains ($long_n jobs)" >&2
+    psql_on() { psql -h 127.0.0.1 -p "$port" -U postgres -X -q -v ON_ERROR_STOP=1 -d "$@"; }
     (cd "$work/peers" && URL="${PEERBENCH_DATABASE_URL:-postgresql://postgres@127.0.0.1:$port/bench}" \
         N=$long_n SIZES=500,3000 node "$repo/bench/graphile-deeper-hold.mjs") | tee -a "$out"
+    # No dead rows left for autovacuum to work through during the next steps.
+    psql_on bench -c "VACUUM graphile_worker._private_jobs" >&2
     "$build/bench/oddjobs_bench" --url "postgresql://postgres@127.0.0.1:$port/oddjobs_bench" --n "$long_n" \
         --only throughput --batch 500 --concurrency 10 --delete-successful | tee -a "$out"
     "$build/bench/oddjobs_bench" --url "postgresql://postgres@127.0.0.1:$port/oddjobs_bench" --n "$long_n" \
         --only throughput --batch 1000 --prefetch 3000 --concurrency 10 --delete-successful \
         | tee -a "$out"
+    psql_on oddjobs_bench -c "TRUNCATE jobs" >&2
     # What the server alone reaches: the peer harness's bare claim of 500 + completion of 500
     # on its minimal table, and a bulk insert of 1,000 rows per statement, generated in SQL,
     # into our table and into that minimal one.
@@ -77,40 +85,43 @@ if [ "$long_n" -gt 0 ] && { [ -z "${ONLY:-}" ] || [[ ",$ONLY," == *,throughput,*
     (cd "$work/peers" && CLIENTS="1 4 10" SECONDS_PER_RUN=10 VARIANTS=batch500 ROWS_BATCH=1500000 \
         pgbench-limit/run.sh) | tee -a "$out"
     insert_limit() { # database table variant
-        local c tps script
-        script=$(mktemp /tmp/oddjobs-insert.XXXXXX.sql)
+        local c res tps script=$work/insert-limit.sql
         echo "INSERT INTO $2 (payload) SELECT jsonb_build_object('tag', 'bench.noop', 'contents', g)" \
             "FROM generate_series(1, 1000) AS g;" >"$script"
         for c in 1 2; do
-            psql -h 127.0.0.1 -p "$port" -U postgres -X -q -d "$1" -c "TRUNCATE $2" -c "VACUUM ANALYZE $2" \
-                -c CHECKPOINT >&2
-            tps=$(pgbench -h 127.0.0.1 -p "$port" -U postgres -n -M prepared -c "$c" -j "$c" -T 8 \
-                -f "$script" "$1" 2>&1 | awk '/^tps = /{print $3}')
+            psql_on "$1" -c "TRUNCATE $2" -c "VACUUM ANALYZE $2" -c CHECKPOINT >&2
+            res=$(pgbench -h 127.0.0.1 -p "$port" -U postgres -n -M prepared -c "$c" -j "$c" -T 8 \
+                -f "$script" "$1" 2>&1) || { echo "$res" >&2; exit 1; }
+            tps=$(awk '/^tps = /{print $3}' <<<"$res")
             printf '{"run_id":"%s","tool":"pgbench-limit","test":"enqueue_bulk_limit","variant":"%s","concurrency":%d,"rows_per_statement":1000,"seconds":8,"jobs_per_s":%.0f}\n' \
                 "$RUN_ID" "$3" "$c" "$(awk -v t="$tps" 'BEGIN{print t*1000}')"
         done
-        psql -h 127.0.0.1 -p "$port" -U postgres -X -q -d "$1" -c "TRUNCATE $2" >&2
-        rm -f "$script"
+        psql_on "$1" -c "TRUNCATE $2" >&2
     }
     # The runner's own claim of 500 and its write of their outcomes (successes deleted), on
-    # our table, through pgbench: what the server reaches with our statements and nothing else.
+    # our table, through pgbench with the runner's session settings: what the server reaches
+    # with our statements and nothing else. Its clients claim without stretches of their own.
     for c in 1 4; do
-        psql -h 127.0.0.1 -p "$port" -U postgres -X -q -d oddjobs_bench -c "TRUNCATE jobs" \
+        psql_on oddjobs_bench -c "TRUNCATE jobs" \
             -c "INSERT INTO jobs (run_at, payload) SELECT now() - interval '1 hour' + g * interval \
 '1 microsecond', jsonb_build_object('tag', 'bench.noop', 'contents', g) FROM generate_series(1, 1500000) AS g" \
             -c "VACUUM ANALYZE jobs" -c CHECKPOINT >&2
-        res=$(pgbench -h 127.0.0.1 -p "$port" -U postgres -n -M prepared -c "$c" -j $((c < 2 ? c : 2)) -T 10 \
-            -D batch=500 -f "$repo/bench/pgbench/claim-delete.sql" oddjobs_bench 2>&1) \
+        res=$(PGOPTIONS='-c plan_cache_mode=force_generic_plan -c jit=off -c enable_sort=off' \
+            pgbench -h 127.0.0.1 -p "$port" -U postgres -n -M prepared -c "$c" -j $((c < 2 ? c : 2)) -T 10 \
+            -D batch=500 -D types='{bench.noop}' -f "$repo/bench/pgbench/claim-delete.sql" oddjobs_bench 2>&1) \
             || { echo "$res" >&2; exit 1; }
-        left=$(psql -h 127.0.0.1 -p "$port" -U postgres -X -q -d oddjobs_bench -tAc "SELECT count(*) FROM jobs")
-        printf '{"run_id":"%s","tool":"pgbench-limit","test":"throughput","variant":"oddjobs-claim500-delete","concurrency":%d,"seconds":10,"batch":500,"rows_prefilled":1500000,"jobs_done":%d,"jobs_per_s":%.0f}\n' \
-            "$RUN_ID" "$c" $((1500000 - left)) \
+        left=$(psql_on oddjobs_bench -tAc "SELECT count(*) FROM jobs")
+        # A table drained before the time was up would understate the rate.
+        [ "$left" -gt 0 ] || { echo "the claim limit drained its 1,500,000 rows: raise them" >&2; exit 1; }
+        printf '{"run_id":"%s","tool":"pgbench-limit","test":"throughput","variant":"oddjobs-claim500-delete","concurrency":%d,"seconds":10,"batch":500,"rows_prefilled":1500000,"jobs_done":%d,"jobs_left":%d,"jobs_per_s":%.0f}\n' \
+            "$RUN_ID" "$c" $((1500000 - left)) "$left" \
             "$(awk -v t="$(awk '/^tps = /{print $3}' <<<"$res")" \
                 -v x="$(awk '/^number of transactions actually processed:/{print $6}' <<<"$res")" \
                 -v d=$((1500000 - left)) 'BEGIN{ if (x > 0) print t * d / x; else print 0 }')" | tee -a "$out"
     done
     insert_limit oddjobs_bench jobs oddjobs-table | tee -a "$out"
     insert_limit bench jobs minimal-table | tee -a "$out"
+    psql_on postgres -c CHECKPOINT >&2 # the limits' WAL is not the SQLite drain's to wait on
 fi
 echo "=== oddjobs (SQLite)" >&2
 "$build/bench/oddjobs_bench" --sqlite --n "$n" --only throughput --concurrency 10 --batch 500 | tee -a "$out"

@@ -81,7 +81,7 @@ const rss = rows.find(ours('rss'));
 if (rss) console.log(`| worker RSS idle / draining (MB) | ${(rss.idle_kb / 1024).toFixed(1)} / ${(rss.draining_peak_kb / 1024).toFixed(1)} | (target) | 30 / 60 | - | ≤ 30 / 60 |`);
 
 // Long drains and what the server alone reaches on this machine (compare.sh, LONG_N > 0).
-const longOurs = (hold) => isLong('oddjobs', (r) => !oneByOne(r) && hold(r));
+const longOurs = (hold) => isLong('oddjobs', (r) => (r.backend ?? 'postgresql') === 'postgresql' && !oneByOne(r) && hold(r));
 const longSame = best(longOurs(sameHold), 'jobs_per_s');
 const longDeeper = best(longOurs((r) => !sameHold(r)), 'jobs_per_s');
 const longGraphile = (size) => best(isLong('graphile-worker', (r) => r.variant === `batched-localqueue${size}`), 'jobs_per_s');
@@ -93,9 +93,9 @@ const insertLimit = (variant, c) => best(is('pgbench-limit', 'enqueue_bulk_limit
   (r) => r.variant === variant && (c == null || r.concurrency === c)), 'jobs_per_s');
 const addJobs = best(is('graphile-worker', 'enqueue_bulk'), 'jobs_per_s');
 if (longSame != null || claimLimit != null) {
-  const longN = rows.find((r) => long(r))?.n;
+  const longNs = [...new Set(rows.filter((r) => long(r)).map((r) => r.n))];
   console.log('');
-  console.log(`Long drains${longN ? ` (${longN.toLocaleString('en')} jobs)` : ''} and the bare-SQL limits of this machine:`);
+  console.log(`Long drains${longNs.length ? ` (${longNs.map((n) => n.toLocaleString('en')).join(', ')} jobs)` : ''} and the bare-SQL limits of this machine:`);
   console.log('');
   console.log('| measure | value | against | its value | ratio |');
   console.log('|---|---:|---|---:|---:|');
@@ -104,7 +104,7 @@ if (longSame != null || claimLimit != null) {
   line('oddjobs, deeper hold (jobs/s)', longDeeper, 'graphile-worker, local queue 3,000', longGraphile(3000));
   line('oddjobs, deeper hold (jobs/s)', longDeeper, `bare SQL claim 500 + complete 500${claimLimitLabel}`, claimLimit);
   line('oddjobs, same hold (jobs/s)', longSame, 'bare SQL claim 500 + complete 500', claimLimit);
-  line('oddjobs, deeper hold (jobs/s)', longDeeper, `our claim of 500 and outcome write through pgbench, our table${ownLimitLabel}`, ownLimit);
+  line('oddjobs, deeper hold (jobs/s)', longDeeper, `our claim of 500 and outcome write through pgbench, our table, clients without stretches${ownLimitLabel}`, ownLimit);
   line('oddjobs, same hold (jobs/s)', longSame, 'our claim of 500 and outcome write through pgbench', ownLimit);
   line('graphile-worker, local queue 3,000 (jobs/s)', longGraphile(3000), 'bare SQL claim 500 + complete 500', claimLimit);
   line('2× graphile-worker, local queue 3,000 (jobs/s)', longGraphile(3000) == null ? null : 2 * longGraphile(3000),
