@@ -466,14 +466,18 @@ void benchLatency(const Target &target, JobStore &store, int samples,
 void benchEnqueue(const Target &target, JobStore &store, int n)
 {
     resetTable(store);
-    QElapsedTimer clock;
-    clock.start();
+    // As the peer harness times addJobs: the jobs are made before the clock starts, and the
+    // calls (each encoding its jobs) are timed.
+    QList<QList<NewJob>> chunks;
     for (int done = 0; done < n; done += 1000) {
-        QList<NewJob> jobs;
+        QList<NewJob> &jobs = chunks.emplaceBack();
         for (int i = done; i < std::min(n, done + 1000); ++i)
             jobs << NewJob::tagged(u"bench.noop"_s, i);
-        must(store.enqueueMany(jobs), u"enqueueMany"_s);
     }
+    QElapsedTimer clock;
+    clock.start();
+    for (const QList<NewJob> &jobs : std::as_const(chunks))
+        must(store.enqueueMany(jobs), u"enqueueMany"_s);
     const double bulk = clock.nsecsElapsed() / 1e9;
     emitLine(QJsonObject { { u"test"_s, u"enqueue_bulk"_s },
                            { u"api"_s, u"JobStore::enqueueMany, chunks of 1000"_s },
