@@ -84,6 +84,9 @@ if [ "$long_n" -gt 0 ] && { [ -z "${ONLY:-}" ] || [[ ",$ONLY," == *,throughput,*
     echo "=== bare-SQL limits" >&2
     (cd "$work/peers" && CLIENTS="1 4 10" SECONDS_PER_RUN=10 VARIANTS=batch500 ROWS_BATCH=1500000 \
         pgbench-limit/run.sh) | tee -a "$out"
+    # Larger claims cost the server less per job: the limit at claims of 2,000 as well.
+    (cd "$work/peers" && CLIENTS=4 SECONDS_PER_RUN=10 VARIANTS=batch2000 ROWS_BATCH=2000000 \
+        pgbench-limit/run.sh) | tee -a "$out"
     insert_limit() { # database table variant
         local c res tps script=$work/insert-limit.sql
         echo "INSERT INTO $2 (payload) SELECT jsonb_build_object('tag', 'bench.noop', 'contents', g)" \
@@ -98,26 +101,29 @@ if [ "$long_n" -gt 0 ] && { [ -z "${ONLY:-}" ] || [[ ",$ONLY," == *,throughput,*
         done
         psql_on "$1" -c "TRUNCATE $2" >&2
     }
-    # The runner's own claim of 500 and its write of their outcomes (successes deleted), on
-    # our table, through pgbench with the runner's session settings: what the server reaches
-    # with our statements and nothing else. Its clients claim without stretches of their own.
-    for c in 1 4; do
+    # The runner's own claim (of 500, and of 2,000) and its write of their outcomes (successes
+    # deleted), on our table, through pgbench with the runner's session settings: what the
+    # server reaches with our statements and nothing else. Its clients claim without stretches
+    # of their own.
+    rows=2000000
+    for run in "1 500" "4 500" "4 2000"; do
+        read -r c batch <<<"$run"
         psql_on oddjobs_bench -c "TRUNCATE jobs" \
             -c "INSERT INTO jobs (run_at, payload) SELECT now() - interval '1 hour' + g * interval \
-'1 microsecond', jsonb_build_object('tag', 'bench.noop', 'contents', g) FROM generate_series(1, 1500000) AS g" \
+'1 microsecond', jsonb_build_object('tag', 'bench.noop', 'contents', g) FROM generate_series(1, $rows) AS g" \
             -c "VACUUM ANALYZE jobs" -c CHECKPOINT >&2
         res=$(PGOPTIONS='-c plan_cache_mode=force_generic_plan -c jit=off -c enable_sort=off' \
             pgbench -h 127.0.0.1 -p "$port" -U postgres -n -M prepared -c "$c" -j $((c < 2 ? c : 2)) -T 10 \
-            -D batch=500 -D types='{bench.noop}' -f "$repo/bench/pgbench/claim-delete.sql" oddjobs_bench 2>&1) \
-            || { echo "$res" >&2; exit 1; }
+            -D batch="$batch" -D types='{bench.noop}' -f "$repo/bench/pgbench/claim-delete.sql" \
+            oddjobs_bench 2>&1) || { echo "$res" >&2; exit 1; }
         left=$(psql_on oddjobs_bench -tAc "SELECT count(*) FROM jobs")
         # A table drained before the time was up would understate the rate.
-        [ "$left" -gt 0 ] || { echo "the claim limit drained its 1,500,000 rows: raise them" >&2; exit 1; }
-        printf '{"run_id":"%s","tool":"pgbench-limit","test":"throughput","variant":"oddjobs-claim500-delete","concurrency":%d,"seconds":10,"batch":500,"rows_prefilled":1500000,"jobs_done":%d,"jobs_left":%d,"jobs_per_s":%.0f}\n' \
-            "$RUN_ID" "$c" $((1500000 - left)) "$left" \
+        [ "$left" -gt 0 ] || { echo "the claim limit drained its $rows rows: raise them" >&2; exit 1; }
+        printf '{"run_id":"%s","tool":"pgbench-limit","test":"throughput","variant":"oddjobs-claim%d-delete","concurrency":%d,"seconds":10,"batch":%d,"rows_prefilled":%d,"jobs_done":%d,"jobs_left":%d,"jobs_per_s":%.0f}\n' \
+            "$RUN_ID" "$batch" "$c" "$batch" "$rows" $((rows - left)) "$left" \
             "$(awk -v t="$(awk '/^tps = /{print $3}' <<<"$res")" \
                 -v x="$(awk '/^number of transactions actually processed:/{print $6}' <<<"$res")" \
-                -v d=$((1500000 - left)) 'BEGIN{ if (x > 0) print t * d / x; else print 0 }')" | tee -a "$out"
+                -v d=$((rows - left)) 'BEGIN{ if (x > 0) print t * d / x; else print 0 }')" | tee -a "$out"
     done
     insert_limit oddjobs_bench jobs oddjobs-table | tee -a "$out"
     insert_limit bench jobs minimal-table | tee -a "$out"
