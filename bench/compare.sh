@@ -29,54 +29,53 @@ cp -r "$peers_src" "$work/peers"
 (cd "$work/peers" && { [ -d node_modules/graphile-worker ] || npm install --no-audit --no-fund >/dev/null; })
 (cd "$work/peers" && ./start-pg.sh >&2)
 port=${PEERBENCH_PGPORT:-55432}
-psql -h 127.0.0.1 -p "$port" -U postgres -X -q -d postgres -c "DROP DATABASE IF EXISTS oddjobs_bench" \
-    -c "CREATE DATABASE oddjobs_bench" >&2
+psql_on() { psql -h 127.0.0.1 -p "$port" -U postgres -X -q -v ON_ERROR_STOP=1 -d "$@"; }
+# Our bench against the peers' server, its lines appended to the results.
+ours() {
+    "$build/bench/oddjobs_bench" --url "postgresql://postgres@127.0.0.1:$port/oddjobs_bench" "$@" \
+        | tee -a "$out"
+}
+# graphile-worker drained with local queues of the given sizes (bench/graphile-deeper-hold.mjs).
+graphile_held() { # jobs sizes
+    (cd "$work/peers" && URL="${PEERBENCH_DATABASE_URL:-postgresql://postgres@127.0.0.1:$port/bench}" \
+        N=$1 SIZES=$2 node "$repo/bench/graphile-deeper-hold.mjs") | tee -a "$out"
+}
+psql_on postgres -c "DROP DATABASE IF EXISTS oddjobs_bench" -c "CREATE DATABASE oddjobs_bench" >&2
 
 echo "=== peers (graphile-worker, pg-boss, pg-floor) -> $out" >&2
 (cd "$work/peers" && N=$n node graphile.js) | tee -a "$out"
 (cd "$work/peers" && N=$n node pgboss.js) | tee -a "$out"
 (cd "$work/peers" && node pgbench-limit/latency-floor.js) | tee -a "$out"
 # graphile-worker at the deeper hold ours is also measured at (a local queue of 3,000).
-(cd "$work/peers" && URL="${PEERBENCH_DATABASE_URL:-postgresql://postgres@127.0.0.1:$port/bench}" N=$n SIZES=3000 \
-    node "$repo/bench/graphile-deeper-hold.mjs") | tee -a "$out"
+graphile_held "$n" 3000
 echo "=== oddjobs" >&2
 # Eight claim connections, as graphile-worker keeps a pool of concurrency + 2: only the
 # one-job-per-claim drains use more than one.
-"$build/bench/oddjobs_bench" --url "postgresql://postgres@127.0.0.1:$port/oddjobs_bench" --n "$n" \
-    --claim-connections 8 ${ONLY:+--only "$ONLY"} | tee -a "$out"
+ours --n "$n" --claim-connections 8 ${ONLY:+--only "$ONLY"}
 if [ -z "${ONLY:-}" ] || [[ ",$ONLY," == *,throughput,* ]]; then
     echo "=== oddjobs (succeeded jobs deleted, as graphile-worker does)" >&2
-    "$build/bench/oddjobs_bench" --url "postgresql://postgres@127.0.0.1:$port/oddjobs_bench" --n "$n" \
-        --only throughput --batch 500 --concurrency 1,10 --delete-successful | tee -a "$out"
-    "$build/bench/oddjobs_bench" --url "postgresql://postgres@127.0.0.1:$port/oddjobs_bench" --n "$n" \
-        --only throughput --batch 1 --concurrency 10,32 --claim-connections 8 --delete-successful \
-        | tee -a "$out"
+    ours --n "$n" --only throughput --batch 500 --concurrency 1,10 --delete-successful
+    ours --n "$n" --only throughput --batch 1 --concurrency 10,32 --claim-connections 8 \
+        --delete-successful
     # The runner's defaults (ten slots, no prefetch, claims of up to 500): no claim beside
     # another, so none looks up a stretch first.
-    "$build/bench/oddjobs_bench" --url "postgresql://postgres@127.0.0.1:$port/oddjobs_bench" --n "$n" \
-        --only throughput --batch 500 --prefetch 0 --concurrency 10 --delete-successful \
-        | tee -a "$out"
+    ours --n "$n" --only throughput --batch 500 --prefetch 0 --concurrency 10 --delete-successful
     # A deeper hold than graphile-worker's local queue of 500: claims of 1,000, 3,000 held
     # beyond free slots, so three claims can be on their way while the held jobs run. Reported
     # on rows of their own, apart from the comparison at the same hold.
-    "$build/bench/oddjobs_bench" --url "postgresql://postgres@127.0.0.1:$port/oddjobs_bench" --n "$n" \
-        --only throughput --batch 1000 --prefetch 3000 --concurrency 10 --delete-successful \
-        | tee -a "$out"
+    ours --n "$n" --only throughput --batch 1000 --prefetch 3000 --concurrency 10 \
+        --delete-successful
 fi
 if [ "$long_n" -gt 0 ] && { [ -z "${ONLY:-}" ] || [[ ",$ONLY," == *,throughput,* ]]; }; then
     # Long drains: start-up and the first cold claims are ~10 % of a drain of 20,000; these
     # show the rate a worker keeps, ours and graphile-worker's at both holds.
     echo "=== long drains ($long_n jobs)" >&2
-    psql_on() { psql -h 127.0.0.1 -p "$port" -U postgres -X -q -v ON_ERROR_STOP=1 -d "$@"; }
-    (cd "$work/peers" && URL="${PEERBENCH_DATABASE_URL:-postgresql://postgres@127.0.0.1:$port/bench}" \
-        N=$long_n SIZES=500,3000 node "$repo/bench/graphile-deeper-hold.mjs") | tee -a "$out"
+    graphile_held "$long_n" 500,3000
     # No dead rows left for autovacuum to work through during the next steps.
     psql_on bench -c "VACUUM graphile_worker._private_jobs" >&2
-    "$build/bench/oddjobs_bench" --url "postgresql://postgres@127.0.0.1:$port/oddjobs_bench" --n "$long_n" \
-        --only throughput --batch 500 --concurrency 10 --delete-successful | tee -a "$out"
-    "$build/bench/oddjobs_bench" --url "postgresql://postgres@127.0.0.1:$port/oddjobs_bench" --n "$long_n" \
-        --only throughput --batch 1000 --prefetch 3000 --concurrency 10 --delete-successful \
-        | tee -a "$out"
+    ours --n "$long_n" --only throughput --batch 500 --concurrency 10 --delete-successful
+    ours --n "$long_n" --only throughput --batch 1000 --prefetch 3000 --concurrency 10 \
+        --delete-successful
     psql_on oddjobs_bench -c "TRUNCATE jobs" >&2
     # What the server alone reaches: the peer harness's bare claim of 500 + completion of 500
     # on its minimal table, and a bulk insert of 1,000 rows per statement, generated in SQL,
