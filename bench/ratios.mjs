@@ -85,17 +85,23 @@ const longOurs = (hold) => isLong('oddjobs', (r) => (r.backend ?? 'postgresql') 
 const longSame = best(longOurs(sameHold), 'jobs_per_s');
 const longDeeper = best(longOurs((r) => !sameHold(r)), 'jobs_per_s');
 const longGraphile = (size) => best(isLong('graphile-worker', (r) => r.variant === `batched-localqueue${size}`), 'jobs_per_s');
-const claimLimit = best(is('pgbench-limit', 'throughput', (r) => r.variant === 'batch500'), 'jobs_per_s');
-const claimLimitLabel = bestLabel(is('pgbench-limit', 'throughput', (r) => r.variant === 'batch500'), 'jobs_per_s');
-const ownLimit = best(is('pgbench-limit', 'throughput', (r) => r.variant === 'oddjobs-claim500-delete'), 'jobs_per_s');
-const ownLimitLabel = bestLabel(is('pgbench-limit', 'throughput', (r) => r.variant === 'oddjobs-claim500-delete'), 'jobs_per_s');
+const times = (k, x) => (x == null ? null : k * x);
+// A limit: the best of the pgbench lines a filter picks, and which line it was.
+const limit = (test, pick) => {
+  const filter = is('pgbench-limit', test, pick);
+  return { value: best(filter, 'jobs_per_s'), label: bestLabel(filter, 'jobs_per_s') };
+};
+const bare500 = limit('throughput', (r) => r.variant === 'batch500');
+const own500 = limit('throughput', (r) => r.variant === 'oddjobs-claim500-delete');
 // The best over every claim size measured (larger claims cost the server less per job).
-const anyBare = is('pgbench-limit', 'throughput', (r) => /^batch\d+$/.test(r.variant));
-const anyOwn = is('pgbench-limit', 'throughput', (r) => /^oddjobs-claim\d+-delete$/.test(r.variant));
-const insertLimit = (variant, c) => best(is('pgbench-limit', 'enqueue_bulk_limit',
-  (r) => r.variant === variant && (c == null || r.concurrency === c)), 'jobs_per_s');
+const bareBest = limit('throughput', (r) => /^batch\d+$/.test(r.variant));
+const ownBest = limit('throughput', (r) => /^oddjobs-claim\d+-delete$/.test(r.variant));
+const insertOurs1 = limit('enqueue_bulk_limit', (r) => r.variant === 'oddjobs-table' && r.concurrency === 1);
+const insertOurs = limit('enqueue_bulk_limit', (r) => r.variant === 'oddjobs-table');
+const insertMinimal = limit('enqueue_bulk_limit', (r) => r.variant === 'minimal-table');
+const graphile3000 = longGraphile(3000);
 const addJobs = best(is('graphile-worker', 'enqueue_bulk'), 'jobs_per_s');
-if (longSame != null || claimLimit != null) {
+if (longSame != null || bare500.value != null) {
   const longNs = [...new Set(rows.filter((r) => long(r)).map((r) => r.n))];
   console.log('');
   console.log(`Long drains${longNs.length ? ` (${longNs.map((n) => n.toLocaleString('en')).join(', ')} jobs)` : ''} and the bare-SQL limits of this machine:`);
@@ -104,25 +110,19 @@ if (longSame != null || claimLimit != null) {
   console.log('|---|---:|---|---:|---:|');
   const line = (what, a, against, b) => console.log(`| ${what} | ${fmt(a)} | ${against} | ${fmt(b)} | ${ratio(a, b)} |`);
   line('oddjobs, same hold (jobs/s)', longSame, 'graphile-worker, local queue 500', longGraphile(500));
-  line('oddjobs, deeper hold (jobs/s)', longDeeper, 'graphile-worker, local queue 3,000', longGraphile(3000));
-  line('oddjobs, deeper hold (jobs/s)', longDeeper, `bare SQL claim 500 + complete 500${claimLimitLabel}`, claimLimit);
-  line('oddjobs, same hold (jobs/s)', longSame, 'bare SQL claim 500 + complete 500', claimLimit);
-  line('oddjobs, deeper hold (jobs/s)', longDeeper, `our claim of 500 and outcome write through pgbench, our table, clients without stretches${ownLimitLabel}`, ownLimit);
-  line('oddjobs, same hold (jobs/s)', longSame, 'our claim of 500 and outcome write through pgbench', ownLimit);
-  line('graphile-worker, local queue 3,000 (jobs/s)', longGraphile(3000), 'bare SQL claim 500 + complete 500', claimLimit);
-  line('2× graphile-worker, local queue 3,000 (jobs/s)', longGraphile(3000) == null ? null : 2 * longGraphile(3000),
-    'bare SQL claim 500 + complete 500', claimLimit);
-  line('2× graphile-worker, local queue 3,000 (jobs/s)', longGraphile(3000) == null ? null : 2 * longGraphile(3000),
-    'our claim of 500 and outcome write through pgbench', ownLimit);
-  line('oddjobs, deeper hold (jobs/s)', longDeeper, `bare SQL, best claim size${bestLabel(anyBare, 'jobs_per_s')}`, best(anyBare, 'jobs_per_s'));
-  line('oddjobs, deeper hold (jobs/s)', longDeeper, `our statements through pgbench, best claim size${bestLabel(anyOwn, 'jobs_per_s')}`, best(anyOwn, 'jobs_per_s'));
-  line('2× graphile-worker, local queue 3,000 (jobs/s)', longGraphile(3000) == null ? null : 2 * longGraphile(3000),
-    'bare SQL, best claim size', best(anyBare, 'jobs_per_s'));
-  line('2× graphile-worker, local queue 3,000 (jobs/s)', longGraphile(3000) == null ? null : 2 * longGraphile(3000),
-    'our statements through pgbench, best claim size', best(anyOwn, 'jobs_per_s'));
-  line('bulk enqueue (jobs/s)', best(ours('enqueue_bulk'), 'jobs_per_s'), 'INSERT of 1,000 generated rows into our table, 1 client', insertLimit('oddjobs-table', 1));
-  line('4× graphile-worker addJobs (jobs/s)', addJobs == null ? null : 4 * addJobs,
-    `INSERT of 1,000 generated rows into our table${bestLabel(is('pgbench-limit', 'enqueue_bulk_limit', (r) => r.variant === 'oddjobs-table'), 'jobs_per_s')}`, insertLimit('oddjobs-table'));
-  line('4× graphile-worker addJobs (jobs/s)', addJobs == null ? null : 4 * addJobs,
-    `the same into the minimal table${bestLabel(is('pgbench-limit', 'enqueue_bulk_limit', (r) => r.variant === 'minimal-table'), 'jobs_per_s')}`, insertLimit('minimal-table'));
+  line('oddjobs, deeper hold (jobs/s)', longDeeper, 'graphile-worker, local queue 3,000', graphile3000);
+  line('oddjobs, deeper hold (jobs/s)', longDeeper, `bare SQL claim 500 + complete 500${bare500.label}`, bare500.value);
+  line('oddjobs, same hold (jobs/s)', longSame, 'bare SQL claim 500 + complete 500', bare500.value);
+  line('oddjobs, deeper hold (jobs/s)', longDeeper, `our claim of 500 and outcome write through pgbench, our table, clients without stretches${own500.label}`, own500.value);
+  line('oddjobs, same hold (jobs/s)', longSame, 'our claim of 500 and outcome write through pgbench', own500.value);
+  line('graphile-worker, local queue 3,000 (jobs/s)', graphile3000, 'bare SQL claim 500 + complete 500', bare500.value);
+  line('2× graphile-worker, local queue 3,000 (jobs/s)', times(2, graphile3000), 'bare SQL claim 500 + complete 500', bare500.value);
+  line('2× graphile-worker, local queue 3,000 (jobs/s)', times(2, graphile3000), 'our claim of 500 and outcome write through pgbench', own500.value);
+  line('oddjobs, deeper hold (jobs/s)', longDeeper, `bare SQL, best claim size${bareBest.label}`, bareBest.value);
+  line('oddjobs, deeper hold (jobs/s)', longDeeper, `our statements through pgbench, best claim size${ownBest.label}`, ownBest.value);
+  line('2× graphile-worker, local queue 3,000 (jobs/s)', times(2, graphile3000), 'bare SQL, best claim size', bareBest.value);
+  line('2× graphile-worker, local queue 3,000 (jobs/s)', times(2, graphile3000), 'our statements through pgbench, best claim size', ownBest.value);
+  line('bulk enqueue (jobs/s)', best(ours('enqueue_bulk'), 'jobs_per_s'), 'INSERT of 1,000 generated rows into our table, 1 client', insertOurs1.value);
+  line('4× graphile-worker addJobs (jobs/s)', times(4, addJobs), `INSERT of 1,000 generated rows into our table${insertOurs.label}`, insertOurs.value);
+  line('4× graphile-worker addJobs (jobs/s)', times(4, addJobs), `the same into the minimal table${insertMinimal.label}`, insertMinimal.value);
 }
