@@ -298,8 +298,7 @@ DrainResult drain(const Target &target, JobStore &store, int n, int concurrency,
         return HandlerResult::success();
     });
     Runner runner(config, handlers);
-    QElapsedTimer clock;
-    qint64 startedNs = 0;
+    qint64 startedNs = 0; // nowNs() when the drain's clock started
     QObject::connect(&runner, &Runner::databaseError, &loop, [](const QString &m) {
         std::fprintf(stderr, "database error: %s\n", qPrintable(m));
     });
@@ -311,7 +310,6 @@ DrainResult drain(const Target &target, JobStore &store, int n, int concurrency,
     CpuSnapshot cpuBefore;
     const auto startClock = [&] {
         cpuBefore = cpuSnapshot();
-        clock.start();
         startedNs = nowNs();
     };
     if (!arrive)
@@ -345,7 +343,7 @@ DrainResult drain(const Target &target, JobStore &store, int n, int concurrency,
     const auto sinceStart
         = [startedNs](qint64 at) { return at == 0 ? 0.0 : (at - startedNs) / 1e6; };
     DrainResult r {
-        clock.nsecsElapsed() / 1e9, int(n - left), {}, sinceStart(first), sinceStart(last)
+        (nowNs() - startedNs) / 1e9, int(n - left), {}, sinceStart(first), sinceStart(last)
     };
     r.cpu = cpuSince(cpuBefore, cpuSnapshot(), r.seconds, r.completed);
     runner.stopNow();
