@@ -872,9 +872,9 @@ Result<QList<qint64>> JobStore::enqueueMany(const QList<NewJob> &jobs)
         const auto column = [&](bool sent, const QString &value, const QString &constant,
                                 std::initializer_list<Sent> lists) {
             values << (sent ? value : constant);
+            if (!sent)
+                return;
             for (const Sent &s : lists) {
-                if (!sent)
-                    break;
                 arrays << u"CAST(? AS %1[])"_s.arg(s.type);
                 names << s.name;
                 binds << QVariant(*s.list + u'}');
