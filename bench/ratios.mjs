@@ -45,17 +45,24 @@ const graphileBatched = best(is('graphile-worker', 'throughput', (r) => r.varian
 const pgbossBatched = best(is('pg-boss', 'throughput', (r) => r.variant === 'batch50'), 'jobs_per_s');
 // graphile-worker with a local queue as deep as our deeper hold (bench/graphile-deeper-hold.mjs).
 const graphileDeeper = best(is('graphile-worker', 'throughput', (r) => r.variant === 'batched-localqueue3000'), 'jobs_per_s');
+// The issue states the target for the best configuration of each: ours at any hold against
+// graphile-worker's better local queue of the run (its preset's 500 or 3,000). The matched
+// holds follow on rows of their own.
+const anyHold = ours('throughput', (r) => !oneByOne(r));
+const graphileBest = best(is('graphile-worker', 'throughput', (r) => r.variant === 'batched' || r.variant === 'batched-localqueue3000'), 'jobs_per_s');
+const graphileBestLabel = graphileBest == null ? 'graphile-worker batched'
+  : graphileBest === graphileBatched ? 'graphile-worker batched (local queue 500)' : 'graphile-worker, local queue 3,000';
 const table = [
-  [`throughput, best config, same hold (jobs/s)${bestLabel(batched, 'jobs_per_s')}`, best(batched, 'jobs_per_s'),
-    'graphile-worker batched', graphileBatched, '≥ 2×'],
-  [`throughput, best config, same hold (jobs/s)${bestLabel(batched, 'jobs_per_s')}`, best(batched, 'jobs_per_s'),
+  [`throughput, best configuration of each (jobs/s)${bestLabel(anyHold, 'jobs_per_s')}`, best(anyHold, 'jobs_per_s'),
+    graphileBestLabel, graphileBest, '≥ 2×'],
+  [`throughput, best configuration of each (jobs/s)${bestLabel(anyHold, 'jobs_per_s')}`, best(anyHold, 'jobs_per_s'),
     'pg-boss batch50', pgbossBatched, '≥ 4×'],
-  [`throughput, deeper hold (jobs/s)${bestLabel(deeper, 'jobs_per_s')}`, best(deeper, 'jobs_per_s'),
-    'graphile-worker batched', graphileBatched, '—'],
-  [`throughput, deeper hold (jobs/s)${bestLabel(deeper, 'jobs_per_s')}`, best(deeper, 'jobs_per_s'),
-    'graphile-worker, local queue 3,000', graphileDeeper, '—'],
-  [`throughput, deeper hold (jobs/s)${bestLabel(deeper, 'jobs_per_s')}`, best(deeper, 'jobs_per_s'),
+  [`throughput, same hold (jobs/s)${bestLabel(batched, 'jobs_per_s')}`, best(batched, 'jobs_per_s'),
+    'graphile-worker batched', graphileBatched, 'matched hold'],
+  [`throughput, same hold (jobs/s)${bestLabel(batched, 'jobs_per_s')}`, best(batched, 'jobs_per_s'),
     'pg-boss batch50', pgbossBatched, '—'],
+  [`throughput, deeper hold (jobs/s)${bestLabel(deeper, 'jobs_per_s')}`, best(deeper, 'jobs_per_s'),
+    'graphile-worker, local queue 3,000', graphileDeeper, 'matched hold'],
   [`throughput, one job per claim (jobs/s)${bestLabel(single, 'jobs_per_s')}`, best(single, 'jobs_per_s'),
     'graphile-worker default', best(is('graphile-worker', 'throughput', (r) => r.variant === 'default'), 'jobs_per_s'), '≥ 1×'],
   ['latency p50 (ms), lower is better', lowest(ours('latency'), 'p50_ms'),
