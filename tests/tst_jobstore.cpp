@@ -208,6 +208,8 @@ private slots:
     void claimTypesAndQueues();
     void claimRetry_data() { backendData(); }
     void claimRetry();
+    void claimReadsEveryColumn_data() { backendData(); }
+    void claimReadsEveryColumn();
     void completeSuccess_data() { backendData(); }
     void completeSuccess();
     void completeDeleteOnSuccess_data() { backendData(); }
@@ -2308,6 +2310,68 @@ void TestJobStore::claimRetry()
     OJ_VERIFY_OK(store->complete(W2, { failure(soon.id, u"later"_s, 3600) }));
     OJ_ASSIGN(nothing, store->claim(claimAny(W1, 10)));
     QVERIFY2(nothing.isEmpty(), qPrintable(describe(nothing)));
+}
+
+// A claim returns each column as the store reads it anywhere else (PostgreSQL reads a claim's
+// rows from libpq's result itself, not through QSqlQuery): payloads of every JSON kind, text
+// beyond ASCII (a U+FEFF opening a string among it), queues that change from row to row, set
+// and NULL options, an earlier error and a result.
+void TestJobStore::claimReadsEveryColumn()
+{
+    QFETCH(QString, backend);
+    OJ_FRESH_STORE(store, url, backend);
+    QTest::failOnWarning(QRegularExpression(u"claimed rows read through QSqlQuery"_s));
+    const QJsonObject nested { { u"tag"_s, u"Wärme ✓"_s },
+                               { u"contents"_s,
+                                 QJsonObject {
+                                     { u"\ufeffbom"_s, u"\ufeffstart"_s },
+                                     { u"emoji"_s, u"😀 \"quoted\" \\ back"_s },
+                                     { u"list"_s, QJsonArray { 1, 2.5, true, QJsonValue() } } } } };
+    const QList<QJsonValue> payloads { nested,         QJsonArray { u"a"_s, 1 },
+                                       QJsonValue(42), u"text"_s,
+                                       QJsonValue(),   true,
+                                       QJsonObject {} };
+    QList<NewJob> jobs;
+    for (qsizetype i = 0; i < payloads.size(); ++i) {
+        NewJob job;
+        job.payload = payloads.at(i);
+        job.queue = i % 3 == 0 ? u"default"_s : i % 3 == 1 ? u"wärme-queue"_s : u"q3"_s;
+        job.priority = i % 2 ? -5 : 7;
+        if (i % 2)
+            job.maxAttempts = 3 + int(i);
+        else
+            job.timeoutSeconds = 60 + int(i);
+        jobs << job;
+    }
+    // The first job has an earlier attempt's error; the last gets a result written by hand.
+    OJ_ASSIGN(first, store->enqueue(jobs.first()));
+    OJ_CALL(claimOnly(*store, first.id, nullptr, W2));
+    OJ_VERIFY_OK(store->complete(W2, { failure(first.id, u"first try: ✗ \ufeff"_s, 0) }));
+    OJ_ASSIGN(rest, store->enqueueMany(jobs.mid(1)));
+    const QList<qint64> ids = QList<qint64> { first.id } + rest;
+    const DirectSql direct(url);
+    QString error;
+    QVERIFY2(
+        direct.exec(u"UPDATE jobs SET result = '{\"partial\": [1, \"zwei\"]}' WHERE id = %1"_s.arg(
+                        ids.last()),
+                    nullptr, &error),
+        qPrintable(error));
+
+    OJ_ASSIGN(claimed, store->claim(claimAny(W1, 100)));
+    QCOMPARE(sorted(idsOf(claimed)), sorted(ids));
+    for (const Job &job : claimed) {
+        const qsizetype i = ids.indexOf(job.id);
+        QVERIFY2(job.payload == payloads.at(i), qPrintable(describe(job)));
+        QCOMPARE(job.queue, jobs.at(i).queue);
+        QCOMPARE(job.priority, jobs.at(i).priority);
+        QCOMPARE(job.maxAttempts, jobs.at(i).maxAttempts);
+        QCOMPARE(job.timeoutSeconds, jobs.at(i).timeoutSeconds);
+        QCOMPARE(job.attempts, i == 0 ? 2 : 1);
+        QCOMPARE(job.lastError.isNull(), i != 0);
+        QCOMPARE(job.result.isNull(), i != ids.size() - 1);
+        OJ_FIND(found, *store, job.id);
+        OJ_CALL(verifySameJob(found, job));
+    }
 }
 
 void TestJobStore::completeSuccess()

@@ -111,6 +111,21 @@ QJsonValue parseJson(const QString &text)
     return doc.array().at(0);
 }
 
+QJsonValue parseJsonUtf8(QByteArrayView utf8)
+{
+    // A U+FEFF (EF BB BF) needs parseJson()'s escape; scalars need its wrapping array.
+    if (utf8.contains(QByteArrayView("\xEF\xBB\xBF")) || utf8.isEmpty()
+        || (utf8.front() != '{' && utf8.front() != '['))
+        return parseJson(QString::fromUtf8(utf8));
+    QJsonParseError error;
+    // The reader copies what it keeps: the caller's bytes are read in place.
+    const QJsonDocument doc
+        = QJsonDocument::fromJson(QByteArray::fromRawData(utf8.data(), utf8.size()), &error);
+    if (error.error != QJsonParseError::NoError)
+        return QJsonValue(QJsonValue::Undefined);
+    return doc.isObject() ? QJsonValue(doc.object()) : QJsonValue(doc.array());
+}
+
 QString pgArrayLiteral(const QStringList &items)
 {
     QString out = u"{"_s;

@@ -32,6 +32,9 @@ Error mapSqlError(Backend backend, const QSqlError &error, const QString &contex
 QByteArray jsonText(const QJsonValue &value);
 // Parse JSON text of any kind; Undefined on failure.
 QJsonValue parseJson(const QString &text);
+// The same from UTF-8 bytes, as libpq hands out text: an object or array is read without the
+// round trip through UTF-16.
+QJsonValue parseJsonUtf8(QByteArrayView utf8);
 
 // {"a","b"} as a PostgreSQL array literal, elements quoted.
 QString pgArrayLiteral(const QStringList &items);
