@@ -17,6 +17,7 @@
 #include <charconv>
 #include <cmath>
 #include <libpq-fe.h>
+#include <utility>
 
 using namespace Qt::StringLiterals;
 
@@ -252,7 +253,9 @@ std::optional<QList<std::pair<ClaimKey, Job>>> claimedRowsFromLibpq(const QSqlQu
             && qstrcmp(handle.typeName(), "PGresult*") != 0))
         return std::nullopt;
     const PGresult *res = *static_cast<PGresult *const *>(handle.constData());
-    if (!res || PQnfields(res) != ClaimFinishedAt + 1)
+    // A forward-only query would hold one row at a time (libpq's single-row mode).
+    if (!res || q.isForwardOnly() || PQresultStatus(res) != PGRES_TUPLES_OK
+        || PQnfields(res) != ClaimFinishedAt + 1)
         return std::nullopt;
     const int rows = PQntuples(res);
     QList<std::pair<ClaimKey, Job>> out;
@@ -749,6 +752,8 @@ class JobStore::Private
 public:
     std::unique_ptr<Connection> conn;
     Qt::HANDLE thread = nullptr;
+    // A claim read its rows through QSqlQuery (claimedRowsFromLibpq()): said once per store.
+    bool claimFallbackLogged = false;
 
     bool pg() const { return conn->isPostgres(); }
 };
@@ -1565,7 +1570,7 @@ Result<QList<Job>> JobStore::claim(const ClaimRequest &request, ClaimKey *last)
     if (auto direct = pg ? claimedRowsFromLibpq(**q, request.worker) : std::nullopt) {
         rows = std::move(*direct);
     } else {
-        if (pg)
+        if (pg && !std::exchange(d->claimFallbackLogged, true))
             qCWarning(lcStore) << "claimed rows read through QSqlQuery: the driver handed out no "
                                   "libpq result that reads as the claim's columns";
         while ((*q)->next()) {

@@ -96,6 +96,23 @@ QByteArray jsonText(const QJsonValue &value)
     return wrapped.mid(1, wrapped.size() - 2);
 }
 
+namespace {
+
+// An object or array parsed as it is; Undefined (the caller then takes parseJson()'s general
+// path) when the text is something else or does not parse.
+QJsonValue parseContainer(const QByteArray &utf8)
+{
+    if (utf8.isEmpty() || (utf8.front() != '{' && utf8.front() != '['))
+        return QJsonValue(QJsonValue::Undefined);
+    QJsonParseError error;
+    const QJsonDocument doc = QJsonDocument::fromJson(utf8, &error);
+    if (error.error != QJsonParseError::NoError)
+        return QJsonValue(QJsonValue::Undefined);
+    return doc.isObject() ? QJsonValue(doc.object()) : QJsonValue(doc.array());
+}
+
+} // namespace
+
 QJsonValue parseJson(const QString &text)
 {
     if (text.isNull())
@@ -104,8 +121,13 @@ QJsonValue parseJson(const QString &text)
     // is kept. In JSON text it can only stand inside strings, so the escape is always valid.
     QString escaped = text;
     escaped.replace(QChar(0xfeff), u"\\ufeff"_s);
+    const QByteArray utf8 = escaped.toUtf8();
+    // Objects and arrays, nearly every payload, need no wrapping; scalars do, as Qt's reader
+    // takes only an object or an array as a document.
+    if (const QJsonValue container = parseContainer(utf8); !container.isUndefined())
+        return container;
     QJsonParseError error;
-    const QJsonDocument doc = QJsonDocument::fromJson("[" + escaped.toUtf8() + "]", &error);
+    const QJsonDocument doc = QJsonDocument::fromJson("[" + utf8 + "]", &error);
     if (error.error != QJsonParseError::NoError || !doc.isArray() || doc.array().size() != 1)
         return QJsonValue(QJsonValue::Undefined);
     return doc.array().at(0);
@@ -113,17 +135,17 @@ QJsonValue parseJson(const QString &text)
 
 QJsonValue parseJsonUtf8(QByteArrayView utf8)
 {
-    // A U+FEFF (EF BB BF) needs parseJson()'s escape; scalars need its wrapping array.
-    if (utf8.contains(QByteArrayView("\xEF\xBB\xBF")) || utf8.isEmpty()
-        || (utf8.front() != '{' && utf8.front() != '['))
-        return parseJson(QString::fromUtf8(utf8));
-    QJsonParseError error;
-    // The reader copies what it keeps: the caller's bytes are read in place.
-    const QJsonDocument doc
-        = QJsonDocument::fromJson(QByteArray::fromRawData(utf8.data(), utf8.size()), &error);
-    if (error.error != QJsonParseError::NoError)
-        return QJsonValue(QJsonValue::Undefined);
-    return doc.isObject() ? QJsonValue(doc.object()) : QJsonValue(doc.array());
+    // A U+FEFF (EF BB BF) needs parseJson()'s escape. The reader copies what it keeps, so the
+    // caller's bytes are read in place.
+    if (!utf8.contains(QByteArrayView("\xEF\xBB\xBF"))) {
+        const QJsonValue container
+            = parseContainer(QByteArray::fromRawData(utf8.data(), utf8.size()));
+        if (!container.isUndefined())
+            return container;
+    }
+    // Scalars, and text Qt's reader refuses as it is (bytes that are not UTF-8, from a
+    // database that does not check them, read as U+FFFD through QString as everywhere else).
+    return parseJson(QString::fromUtf8(utf8));
 }
 
 QString pgArrayLiteral(const QStringList &items)
