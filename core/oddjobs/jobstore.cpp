@@ -149,11 +149,16 @@ QString claimColumns(bool pg, const QString &alias = {})
                         { "finished_at", Time } });
 }
 
+QDateTime fromMicros(qint64 micros)
+{
+    return QDateTime::fromMSecsSinceEpoch(micros / 1000, Qt::UTC);
+}
+
 QDateTime fromMicros(const QVariant &value)
 {
     if (value.isNull())
         return {};
-    return QDateTime::fromMSecsSinceEpoch(value.toLongLong() / 1000, Qt::UTC);
+    return fromMicros(value.toLongLong());
 }
 
 qint64 toMicros(const QDateTime &time)
@@ -274,10 +279,7 @@ std::optional<QList<std::pair<ClaimKey, Job>>> claimedRowsFromLibpq(const QSqlQu
             ok = false;
         return value;
     };
-    const auto time = [&](int col) -> QDateTime {
-        return isNull(col) ? QDateTime()
-                           : QDateTime::fromMSecsSinceEpoch(number(col) / 1000, Qt::UTC);
-    };
+    const auto time = [&](int col) { return isNull(col) ? QDateTime() : fromMicros(number(col)); };
     const auto optionalNumber = [&](int col) -> std::optional<int> {
         return isNull(col) ? std::nullopt : std::optional<int>(int(number(col)));
     };
@@ -292,10 +294,10 @@ std::optional<QList<std::pair<ClaimKey, Job>>> claimedRowsFromLibpq(const QSqlQu
         job.id = number(ClaimId);
         job.createdAt = time(ClaimCreatedAt);
         job.revision = number(ClaimUpdatedAt);
-        job.updatedAt = time(ClaimUpdatedAt);
+        job.updatedAt = fromMicros(job.revision);
         job.lockedAt = job.startedAt = time(ClaimLockedAt);
         const qint64 runAtMicros = number(ClaimRunAt);
-        job.runAt = time(ClaimRunAt);
+        job.runAt = fromMicros(runAtMicros);
         job.status = JobStatus::Locked;
         job.payload = json(ClaimPayload);
         job.lastError = json(ClaimLastError);
