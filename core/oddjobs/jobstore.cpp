@@ -11,7 +11,6 @@
 #include <QSqlDriver>
 #include <QSqlField>
 #include <QSqlRecord>
-#include <QSqlResult>
 #include <QThread>
 #include <algorithm>
 #include <charconv>
@@ -248,19 +247,8 @@ Job claimedRowToJob(const QSqlQuery &q, const QString &worker)
 std::optional<QList<std::pair<ClaimKey, Job>>> claimedRowsFromLibpq(const QSqlQuery &q,
                                                                     const QString &worker)
 {
-    const QSqlResult *result = q.result();
-    if (!result)
-        return std::nullopt;
-    const QVariant handle = result->handle();
-    // Qt names the type after libpq's struct (pg_result*); its documentation, after the typedef.
-    if (!handle.isValid()
-        || (qstrcmp(handle.typeName(), "pg_result*") != 0
-            && qstrcmp(handle.typeName(), "PGresult*") != 0))
-        return std::nullopt;
-    const PGresult *res = *static_cast<PGresult *const *>(handle.constData());
-    // A forward-only query would hold one row at a time (libpq's single-row mode).
-    if (!res || q.isForwardOnly() || PQresultStatus(res) != PGRES_TUPLES_OK
-        || PQnfields(res) != ClaimFinishedAt + 1)
+    const PGresult *res = wholeLibpqResult(q);
+    if (!res || PQnfields(res) != ClaimFinishedAt + 1)
         return std::nullopt;
     const int rows = PQntuples(res);
     QList<std::pair<ClaimKey, Job>> out;

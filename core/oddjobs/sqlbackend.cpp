@@ -7,8 +7,10 @@
 #include <QJsonDocument>
 #include <QJsonObject>
 #include <QSqlDriver>
+#include <QSqlResult>
 #include <QVersionNumber>
 #include <algorithm>
+#include <libpq-fe.h>
 
 using namespace Qt::StringLiterals;
 
@@ -146,6 +148,22 @@ QJsonValue parseJsonUtf8(QByteArrayView utf8)
     // Scalars, and text Qt's reader refuses as it is (bytes that are not UTF-8, from a
     // database that does not check them, read as U+FFFD through QString as everywhere else).
     return parseJson(QString::fromUtf8(utf8));
+}
+
+const pg_result *wholeLibpqResult(const QSqlQuery &query)
+{
+    const QSqlResult *result = query.result();
+    // A forward-only query holds one row at a time (libpq's single-row mode).
+    if (!result || query.isForwardOnly())
+        return nullptr;
+    const QVariant handle = result->handle();
+    // Qt names the type after libpq's struct (pg_result*); its documentation, after the typedef.
+    if (!handle.isValid()
+        || (qstrcmp(handle.typeName(), "pg_result*") != 0
+            && qstrcmp(handle.typeName(), "PGresult*") != 0))
+        return nullptr;
+    const PGresult *res = *static_cast<PGresult *const *>(handle.constData());
+    return res && PQresultStatus(res) == PGRES_TUPLES_OK ? res : nullptr;
 }
 
 QString pgArrayLiteral(const QStringList &items)

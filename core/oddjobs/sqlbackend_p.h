@@ -16,6 +16,8 @@
 #include <QVariant>
 #include <memory>
 
+struct pg_result;
+
 namespace OddJobs::Internal {
 
 template<typename T>
@@ -35,6 +37,10 @@ QJsonValue parseJson(const QString &text);
 // The same from UTF-8 bytes, as libpq hands out text: an object or array is read without the
 // round trip through UTF-16.
 QJsonValue parseJsonUtf8(QByteArrayView utf8);
+
+// The libpq result of a QPSQL query run by Connection::run(), holding every row (it is not
+// forward-only there); nullptr for any other query or driver, or a result that returns no rows.
+const pg_result *wholeLibpqResult(const QSqlQuery &query);
 
 // {"a","b"} as a PostgreSQL array literal, elements quoted.
 QString pgArrayLiteral(const QStringList &items);
